@@ -1,0 +1,1 @@
+"""Benchmarks: programs that print and save figures; never imported by the product."""

@@ -1,0 +1,1 @@
+"""Plans, quotas, Stripe subscriptions, metering and webhooks (issue #6)."""

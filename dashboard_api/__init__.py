@@ -1,0 +1,1 @@
+"""The owners' JSON API: auth, keys, bots, documents, conversations, analytics (issue #5)."""

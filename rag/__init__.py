@@ -1,0 +1,1 @@
+"""Knowledge: ingestion, embeddings, hybrid retrieval, the agent and text chat (issue #4)."""

@@ -1,0 +1,3 @@
+from voice_server.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""The `parley` command: serve, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from voice_server import __version__
+from voice_server.errors import DatabaseSetupError
+from voice_server.logs import configure_logging
+from voice_server.settings import Settings, SettingsError, load_settings
+
+_log = logging.getLogger("parley.cli")
+
+EXIT_BAD_SETTINGS = 2
+EXIT_DATABASE = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley: a self-hostable, voice-first chatbot server.",
+        epilog="Settings come from the environment and .env; see the README's settings table.",
+    )
+    parser.add_argument("--version", action="version", version=f"parley {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP/WebSocket server")
+    serve.add_argument("--host", help="bind address (overrides PARLEY_HOST)")
+    serve.add_argument("--port", type=int, help="TCP port (overrides PARLEY_PORT)")
+
+    commands.add_parser("migrate", help="apply pending database migrations and exit")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options = {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}
+    overrides = {key: value for key, value in options.items() if value is not None}
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    try:
+        if args.command == "serve":
+            from voice_server.server import serve
+
+            asyncio.run(serve(settings))
+        elif args.command == "migrate":
+            asyncio.run(run_migrations(settings))
+    except DatabaseSetupError as exc:
+        print(f"parley: {exc.detail}", file=sys.stderr)
+        return EXIT_DATABASE
+    return 0
+
+
+async def run_migrations(settings: Settings) -> None:
+    from voice_server.db import open_database
+    from voice_server.db.migrations import load_migrations, migrate
+
+    migrations = load_migrations()
+    async with open_database(settings) as database, database.pool.acquire() as conn:
+        applied = await migrate(conn, migrations)
+    if applied:
+        for migration in applied:
+            print(f"applied {migration.label}")
+    else:
+        latest = migrations[-1].label if migrations else "none"
+        print(f"nothing to apply; the database is at {latest}")

@@ -1,0 +1,69 @@
+"""ASGI middleware: request id, one access log line per request, HTTP metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from voice_server.metrics import Metrics
+from voice_server.request_context import reset_request_id, set_request_id
+
+_access = logging.getLogger("parley.access")
+# A caller's request id is echoed only if it is short and plain, so it cannot forge log fields.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def request_context_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
+    def factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] not in ("http", "websocket"):
+                await app(scope, receive, send)
+                return
+            request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+            token = set_request_id(request_id)
+            started = time.perf_counter()
+            status = 500
+
+            async def send_with_id(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    headers = list(message.get("headers", []))
+                    headers.append((b"x-request-id", request_id.encode()))
+                    message = {**message, "headers": headers}
+                await send(message)
+
+            try:
+                await app(scope, receive, send_with_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                if scope["type"] == "http":
+                    route = scope.get("path_template") or "unmatched"
+                    method = scope.get("method", "GET")
+                    metrics.http_requests.labels(method, route, str(status)).inc()
+                    metrics.http_duration.labels(method, route).observe(elapsed)
+                    _access.info(
+                        "%s %s %s",
+                        method,
+                        scope["path"],
+                        status,
+                        extra={"status": status, "duration_ms": round(elapsed * 1000, 2)},
+                    )
+                reset_request_id(token)
+
+        return middleware
+
+    return factory
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _SAFE_REQUEST_ID.match(text) else None
+    return None

@@ -1,0 +1,116 @@
+"""The one place where exceptions become RFC 9457 problem documents.
+
+Domain code raises :mod:`voice_server.errors`; Litestar's own HTTP exceptions (unknown route,
+wrong method, request validation) are translated here too, so every error a client sees has the
+same shape: ``type``, ``title``, ``status``, ``detail``, ``instance`` and a ``request_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from voice_server.errors import ParleyError, RateLimited
+from voice_server.request_context import current_request_id
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://parley.dev/problems/"
+
+_log = logging.getLogger("parley.errors")
+
+_HTTP_SLUGS = {
+    400: ("invalid-input", "Invalid input"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("rate-limited", "Too many requests"),
+}
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": current_request_id(),
+        **extensions,
+    }
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _parley_error(request: Request[Any, Any, Any], exc: ParleyError) -> Response[dict[str, Any]]:
+    headers = None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    if exc.status >= 500:
+        _log.error("request failed: %s", exc.detail, exc_info=exc)
+    return problem(
+        request,
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        headers=headers,
+        **exc.extensions,
+    )
+
+
+def _http_exception(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[dict[str, Any]]:
+    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    extensions: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and exc.extra:
+        extensions["errors"] = exc.extra
+    if exc.status_code >= 500:
+        slug, title = "internal-error", "Internal server error"
+    return problem(
+        request,
+        status=exc.status_code,
+        slug=slug,
+        title=title,
+        detail=str(exc.detail),
+        headers=dict(exc.headers) if exc.headers else None,
+        **extensions,
+    )
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Details of unexpected failures stay in the log; the client gets the request id to quote.
+    _log.error("unhandled error", exc_info=exc)
+    return problem(
+        request,
+        status=500,
+        slug="internal-error",
+        title="Internal server error",
+        detail="An unexpected error occurred; quote the request id when reporting it.",
+    )
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    return {
+        ParleyError: _parley_error,
+        HTTPException: _http_exception,
+        Exception: _unexpected,
+    }
+
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "MediaType", "exception_handlers", "problem"]
