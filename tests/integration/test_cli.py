@@ -94,43 +94,81 @@ async def test_missing_vector_permission_says_what_to_run(
         await admin.close()
 
 
-def test_serve_embedded_then_sigterm_leaves_no_postgres(tmp_path: Path) -> None:
+def _start_serving(tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
-    env = _env(tmp_path, PARLEY_PORT=str(port))
-    # A short data dir: PostgreSQL's Unix socket path inside it is length-limited.
     process = subprocess.Popen(
-        PARLEY + ["serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        PARLEY + ["serve"], env=_env(tmp_path, PARLEY_PORT=str(port)), cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
-        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
-        pid_file = tmp_path / "data" / "pgdata" / "postmaster.pid"
-        postgres_pid = int(pid_file.read_text().splitlines()[0])
-        assert psutil.pid_exists(postgres_pid)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"parley serve exited early:\n{output}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "server did not become ready"
+        time.sleep(0.1)
 
+
+def _postgres_pid(tmp_path: Path) -> int:
+    pid_file = tmp_path / "data" / "pgdata" / "postmaster.pid"
+    return int(pid_file.read_text().splitlines()[0])
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_gone(pid: int, timeout_s: float = 10) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while _is_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _is_running(pid)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_serve_embedded_then_sigterm_leaves_no_postgres(tmp_path: Path) -> None:
+    process, base = _start_serving(tmp_path)
+    try:
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        postgres = _postgres_pid(tmp_path)
+        assert _is_running(postgres)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-        deadline = time.monotonic() + 10
-        while psutil.pid_exists(postgres_pid) and time.monotonic() < deadline:
-            if psutil.Process(postgres_pid).status() == psutil.STATUS_ZOMBIE:
-                break
-            time.sleep(0.1)
-        alive = psutil.pid_exists(postgres_pid) and (
-            psutil.Process(postgres_pid).status() != psutil.STATUS_ZOMBIE
-        )
-        assert not alive, "PostgreSQL outlived the server"
+        assert _wait_gone(postgres), "PostgreSQL outlived the server"
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _stop(process)
+
+
+def test_restart_after_a_crash_still_stops_postgres_on_sigterm(tmp_path: Path) -> None:
+    """A server killed outright leaves PostgreSQL running; the next run adopts it, and stopping
+    that run cleanly stops PostgreSQL too (no stale holder keeps it alive)."""
+    crashed, _ = _start_serving(tmp_path)
+    crashed.kill()
+    crashed.wait()
+    survivor = _postgres_pid(tmp_path)
+    assert _is_running(survivor)
+
+    process, base = _start_serving(tmp_path)
+    try:
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert _wait_gone(survivor), "PostgreSQL outlived the restarted server"
+    finally:
+        _stop(process)
+        if _is_running(survivor):
+            psutil.Process(survivor).kill()

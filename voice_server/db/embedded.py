@@ -31,6 +31,7 @@ class EmbeddedPostgres:
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         try:
+            _forget_dead_holders(self.pgdata)
             self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
         except Exception as exc:  # pgserver raises bare subprocess/assert errors
             log_file = self.pgdata / "log"
@@ -48,3 +49,19 @@ class EmbeddedPostgres:
             return
         server.cleanup()
         _log.info("embedded postgres released", extra={"pgdata": str(self.pgdata)})
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """pgserver stops the server when its last holder process lets go, counting holders in a pid
+    list. A holder that was killed never lets go, and the server would then outlive every later
+    run; so pids of processes that no longer exist are dropped before we take our own handle."""
+    import psutil
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import DiskList
+
+    if not (pgdata / "PG_VERSION").exists():
+        return
+    with PostgresServer._lock:
+        holders = DiskList(pgdata / ".handle_pids.json")
+        alive = [pid for pid in holders.get() if psutil.pid_exists(pid)]
+        holders.put(alive)
