@@ -3,30 +3,46 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.types import ControllerRouterHandler
 
 from voice_server import __version__
 from voice_server.db import Database, open_database
 from voice_server.db.migrations import load_migrations, migrate
+from voice_server.errors import ServiceUnavailable
 from voice_server.health import HealthController
 from voice_server.metrics import Metrics
 from voice_server.middleware import request_context_middleware
+from voice_server.plugin import PackagePlugin
 from voice_server.problems import exception_handlers
 from voice_server.settings import Settings
 
 _log = logging.getLogger("parley.app")
 
 
-def package_routers(settings: Settings) -> Sequence[ControllerRouterHandler]:
-    """One router per package. Packages register here as their issues land."""
-    return [Router(path="/", route_handlers=[HealthController], tags=["operations"])]
+def package_plugins(settings: Settings) -> list[PackagePlugin]:
+    """Every package's contribution, in the order their lifespans start."""
+    from billing.plugin import plugin as billing
+    from dashboard_api.plugin import plugin as dashboard_api
+    from rag.plugin import plugin as rag
+    from voice_server.voice.plugin import plugin as voice
+
+    operations = PackagePlugin(name="operations", route_handlers=[HealthController])
+    return [operations, dashboard_api(settings), billing(settings), rag(settings), voice(settings)]
+
+
+def provide_database(state: State) -> Database:
+    """The ``database`` dependency: the open database, or 503 while starting or stopping."""
+    database: Database | None = state.get("database")
+    if database is None:
+        raise ServiceUnavailable("the server is starting or stopping; retry shortly")
+    return database
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> Litestar:
@@ -34,26 +50,39 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     opens one (starting the embedded server if needed) and closes it on shutdown."""
     metrics = Metrics()
     migrations = load_migrations()
+    plugins = package_plugins(settings)
 
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            db = database
-            if db is None:
-                db = await stack.enter_async_context(open_database(settings))
-            if settings.migrate_on_start:
-                async with db.pool.acquire() as conn:
-                    applied = await migrate(conn, migrations)
-                if applied:
-                    _log.info("migrations applied: %s", ", ".join(m.label for m in applied))
-            app.state.database = db
-            try:
+        try:
+            async with AsyncExitStack() as stack:
+                db = database
+                if db is None:
+                    db = await stack.enter_async_context(open_database(settings))
+                if settings.migrate_on_start:
+                    async with db.pool.acquire() as conn:
+                        applied = await migrate(conn, migrations)
+                    if applied:
+                        _log.info("migrations applied: %s", ", ".join(m.label for m in applied))
+                app.state.database = db
+                # Plugins start after the database and stop before it (the stack unwinds).
+                for plugin in plugins:
+                    for lifespan in plugin.lifespans:
+                        await stack.enter_async_context(lifespan(app))
                 yield
-            finally:
-                app.state.database = None
+        finally:
+            app.state.database = None
 
     app = Litestar(
-        route_handlers=list(package_routers(settings)),
+        route_handlers=[
+            Router(path="/", route_handlers=list(p.route_handlers), tags=[p.name])
+            for p in plugins
+            if p.route_handlers
+        ],
+        dependencies={
+            "database": Provide(provide_database, sync_to_thread=False),
+            **{k: v for p in plugins for k, v in p.dependencies.items()},
+        },
         lifespan=[database_lifespan],
         exception_handlers=exception_handlers(),
         state=State(

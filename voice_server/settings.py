@@ -51,6 +51,16 @@ class Settings(BaseSettings):
         10.0, gt=0, le=600, description="Grace period for open connections on SIGTERM."
     )
 
+    # --- voice pipeline (issue 3): add voice settings below this line ---
+
+    # --- knowledge and chat (issue 4): add rag settings below this line ---
+
+    # --- accounts and auth (issue 5): add dashboard_api settings below this line ---
+
+    # --- billing (issue 6): add billing settings below this line ---
+
+    # --- end of package settings ---
+
     @field_validator("database_url")
     @classmethod
     def _postgres_scheme(cls, value: SecretStr | None) -> SecretStr | None:

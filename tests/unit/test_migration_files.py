@@ -8,9 +8,11 @@ from voice_server.db.migrations import Migration, load_migrations, pending
 from voice_server.errors import DatabaseSetupError
 
 
-def test_shipped_migrations_are_numbered_from_one_without_gaps() -> None:
+def test_shipped_migrations_start_at_one_and_are_unique() -> None:
+    # Packages number their migrations in their own ranges (see voice_server/db/migrations/README).
     versions = [m.version for m in load_migrations()]
-    assert versions == list(range(1, len(versions) + 1))
+    assert versions[0] == 1
+    assert versions == sorted(set(versions))
 
 
 def test_badly_named_file_is_refused(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""The voice pipeline: audio, VAD and turn-taking, providers, transports (issue #3)."""
