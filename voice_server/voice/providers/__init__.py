@@ -1,0 +1,1 @@
+"""Speech providers: one Protocol per capability (base.py), one module per vendor."""
