@@ -56,6 +56,40 @@ class Settings(BaseSettings):
     # --- knowledge and chat (issue 4): add rag settings below this line ---
 
     # --- accounts and auth (issue 5): add dashboard_api settings below this line ---
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="HS256 secret signing user access tokens. Unset: one is generated once and "
+        "kept in the database, so restarts and replicas keep sessions valid.",
+    )
+    access_token_ttl_s: int = Field(
+        900, ge=30, le=86400, description="Lifetime of a user access token, in seconds."
+    )
+    session_ttl_s: int = Field(
+        30 * 86400,
+        ge=300,
+        le=365 * 86400,
+        description="How long a log-in (and its refresh tokens) lasts, in seconds.",
+    )
+    allow_localhost_origins: bool = Field(
+        False,
+        description="Development only: publishable keys also accept any http(s)://localhost, "
+        "127.0.0.1 or [::1] Origin.",
+    )
+    key_last_used_interval_s: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="A key's last_used_at is written at most once per this many seconds.",
+    )
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes (e.g. `openssl rand -hex 32`)")
+        return value
 
     # --- billing (issue 6): add billing settings below this line ---
 
