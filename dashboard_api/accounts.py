@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from dashboard_api.auth_sessions import SessionGrant, end_all_sessions, start_session
 from dashboard_api.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from dashboard_api.repositories import sessions, tenants, users
+from dashboard_api.repositories import tenants, users
 from dashboard_api.repositories.tenants import TenantRow
 from dashboard_api.repositories.users import UserRow
 from dashboard_api.services import DashboardServices
-from dashboard_api.tokens import IssuedToken
 from voice_server.db.types import Connection
-from voice_server.errors import InvalidInput, Unauthenticated
+from voice_server.errors import Forbidden, InvalidInput, Unauthenticated
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BAD_LOGIN = "wrong email or password"
-
-
-@dataclass(frozen=True)
-class SessionGrant:
-    tenant: TenantRow
-    user: UserRow
-    session_id: UUID
-    access: IssuedToken
 
 
 def normalise_email(email: str) -> str:
@@ -121,17 +111,27 @@ async def log_in(
         return await start_session(conn, services, found, user, user_agent=user_agent)
 
 
-async def start_session(
+async def change_password(
     conn: Connection,
     services: DashboardServices,
-    tenant: TenantRow,
-    user: UserRow,
     *,
+    tenant_id: UUID,
+    user_id: UUID,
+    current_password: str,
+    new_password: str,
     user_agent: str | None = None,
 ) -> SessionGrant:
-    expires_at = datetime.now(UTC) + timedelta(seconds=services.session_ttl_s)
-    session_id = await sessions.create(
-        conn, tenant_id=tenant.id, user_id=user.id, expires_at=expires_at, user_agent=user_agent
-    )
-    access = services.tokens.issue(user_id=user.id, tenant_id=tenant.id, session_id=session_id)
-    return SessionGrant(tenant=tenant, user=user, session_id=session_id, access=access)
+    """Set a new password, end every session of the user, and start a fresh one."""
+    check_password_rules(new_password)
+    user = await users.get(conn, tenant_id, user_id)
+    if user is None:
+        raise Unauthenticated("this session has ended; log in again")
+    if not await services.passwords.verify(user.password_hash, current_password):
+        raise Forbidden("the current password is wrong", field="current_password")
+    new_hash = await services.passwords.hash(new_password)
+    tenant = await tenants.get(conn, tenant_id)
+    assert tenant is not None
+    async with conn.transaction():
+        await users.set_password_hash(conn, tenant_id, user_id, new_hash)
+        await end_all_sessions(conn, tenant_id, user_id, "password_changed")
+        return await start_session(conn, services, tenant, user, user_agent=user_agent)

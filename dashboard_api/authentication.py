@@ -21,6 +21,7 @@ from dashboard_api.repositories import api_keys, sessions
 from dashboard_api.repositories.api_keys import ApiKeyRow
 from dashboard_api.roles import scopes_for_role
 from dashboard_api.services import DashboardServices
+from dashboard_api.tokens import AccessClaims
 from voice_server.db import Database
 from voice_server.db.types import Connection
 from voice_server.errors import Forbidden, Unauthenticated
@@ -121,3 +122,11 @@ async def _user_token(conn: Connection, services: DashboardServices, token: str)
         role=active.role,
         scopes=scopes_for_role(active.role),
     )
+
+
+def access_claims(connection: ASGIConnection, services: DashboardServices) -> AccessClaims:
+    """The claims of the user access token this request carries (log-out needs its session)."""
+    scheme, _, credential = (connection.headers.get("authorization") or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip() or looks_like_key(credential.strip()):
+        raise Unauthenticated("this action needs a user access token")
+    return services.tokens.verify(credential.strip())

@@ -36,13 +36,13 @@ async def create(
 
 
 async def get_active(
-    conn: Connection, tenant_id: UUID, session_id: UUID, user_id: UUID
+    conn: Connection, tenant_id: UUID, session_id: UUID, user_id: UUID | None = None
 ) -> ActiveSession | None:
     """The session and its user's current role, if neither was revoked nor deleted."""
     row = await conn.fetchrow(
         """SELECT s.id, u.id AS user_id, u.role
            FROM auth_sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
-           WHERE s.tenant_id = $1 AND s.id = $2 AND s.user_id = $3
+           WHERE s.tenant_id = $1 AND s.id = $2 AND ($3::uuid IS NULL OR s.user_id = $3)
              AND s.revoked_at IS NULL AND s.expires_at > now()""",
         tenant_id,
         session_id,
