@@ -53,6 +53,56 @@ class Settings(BaseSettings):
 
     # --- voice pipeline (issue 3): add voice settings below this line ---
 
+    # pipeline: audio, VAD and turn-taking, pacing, limits (per-bot overrides in bots.config.voice)
+    voice_vad_aggressiveness: int = Field(
+        2, ge=0, le=3, description="webrtcvad aggressiveness: 0 keeps most audio, 3 filters most."
+    )
+    voice_frame_ms: Literal[10, 20, 30] = Field(
+        20, description="Length of the pipeline's 16 kHz audio frames and VAD decisions (ms)."
+    )
+    voice_speech_start_ms: int = Field(
+        60, ge=10, le=2000, description="Voiced audio needed before the user counts as speaking."
+    )
+    voice_end_of_turn_silence_ms: int = Field(
+        700, ge=100, le=5000, description="Silence after speech that ends the user's turn (ms)."
+    )
+    voice_min_utterance_ms: int = Field(
+        200, ge=0, le=5000, description="Shorter utterances are ignored as noise (ms of speech)."
+    )
+    voice_pre_roll_ms: int = Field(
+        200,
+        ge=0,
+        le=1000,
+        description="Audio kept from before speech start, so no syllable is cut.",
+    )
+    voice_chunk_pause_ms: int = Field(
+        200,
+        ge=40,
+        le=2000,
+        description="Inner pause that cuts an utterance into a chunk sent to STT at once (ms).",
+    )
+    voice_barge_in_min_ms: int = Field(
+        300, ge=0, le=5000, description="User speech needed to interrupt the bot (ms)."
+    )
+    voice_output_sample_rate: int = Field(
+        24_000, description="Sample rate of reply audio unless the client asks for another."
+    )
+    voice_pacer_lead_ms: int = Field(
+        150, ge=0, le=2000, description="Reply audio sent ahead of real time (ms)."
+    )
+    voice_max_frame_bytes: int = Field(
+        64_000, ge=1024, le=4_000_000, description="Largest binary WebSocket frame accepted."
+    )
+    voice_max_upload_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest audio upload to the REST voice endpoints."
+    )
+    voice_max_upload_seconds: float = Field(
+        120.0, gt=0, le=3600, description="Longest audio upload to the REST voice endpoints (s)."
+    )
+    voice_max_turn_chars: int = Field(
+        4000, ge=100, le=100_000, description="Spoken reply length cap per turn (characters)."
+    )
+
     # --- knowledge and chat (issue 4): add rag settings below this line ---
 
     # --- accounts and auth (issue 5): add dashboard_api settings below this line ---
