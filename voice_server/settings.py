@@ -132,6 +132,13 @@ class Settings(BaseSettings):
         description="A key's last_used_at is written at most once per this many seconds.",
     )
 
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Base URL browsers reach this server at, used in embed codes. Unset: the "
+        "URL the dashboard request came in on.",
+    )
+
     @field_validator("jwt_secret")
     @classmethod
     def _jwt_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
