@@ -1,10 +1,46 @@
-"""What `billing` contributes to the app (see voice_server.plugin)."""
+"""What `billing` contributes to the app (see voice_server.plugin).
+
+App-wide dependency ``quota`` (billing.quota.QuotaService): the one call chat and voice make.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from billing.quota import QuotaService
+from billing.services import BillingServices, build_services
+from voice_server.errors import ServiceUnavailable
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
 
 
+def provide_billing(state: State) -> BillingServices:
+    services: BillingServices | None = state.get("billing")
+    if services is None:
+        raise ServiceUnavailable("the server is starting or stopping; retry shortly")
+    return services
+
+
+def provide_quota(state: State) -> QuotaService:
+    return provide_billing(state).quota
+
+
 def plugin(settings: Settings) -> PackagePlugin:
-    return PackagePlugin(name="billing")
+    @asynccontextmanager
+    async def billing_lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.billing = build_services(settings, app.state.database.pool)
+        try:
+            yield
+        finally:
+            app.state.billing = None
+
+    return PackagePlugin(
+        name="billing",
+        dependencies={"quota": Provide(provide_quota, sync_to_thread=False)},
+        lifespans=[billing_lifespan],
+    )
