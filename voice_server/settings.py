@@ -103,6 +103,62 @@ class Settings(BaseSettings):
         4000, ge=100, le=100_000, description="Spoken reply length cap per turn (characters)."
     )
 
+    # speech providers: STT and TTS engines, vendor keys and endpoints
+    stt_provider: Literal["auto", "pocketsphinx", "groq"] = Field(
+        "auto",
+        description="Speech-to-text engine. auto: groq when a Groq key is set, else the offline "
+        "pocketsphinx.",
+    )
+    stt_model: str = Field(
+        "whisper-large-v3-turbo",
+        description="Groq speech-to-text model (pocketsphinx uses its bundled en-US model).",
+    )
+    stt_language: str = Field(
+        "en", min_length=2, description="ISO-639-1 language of the callers' speech."
+    )
+    stt_timeout_s: float = Field(
+        15.0, gt=0, le=300, description="Longest wait for one transcription (s)."
+    )
+    stt_offline_workers: int = Field(
+        2, ge=1, le=32, description="pocketsphinx decoders that may run in parallel (threads)."
+    )
+    tts_provider: Literal["auto", "espeak", "deepgram"] = Field(
+        "auto",
+        description="Text-to-speech engine. auto: deepgram when a Deepgram key is set, else the "
+        "offline eSpeak NG.",
+    )
+    tts_voice: str | None = Field(
+        None,
+        description="Default voice: an eSpeak NG voice (en-us+klatt when unset) or a Deepgram "
+        "Aura model (aura-2-thalia-en when unset). Bots may override it.",
+    )
+    tts_timeout_s: float = Field(
+        15.0, gt=0, le=300, description="Longest wait for the first or the next audio bytes (s)."
+    )
+    groq_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("GROQ_API_KEY", "PARLEY_GROQ_API_KEY"),
+        description="Groq API key; switches speech-to-text to Groq Whisper.",
+    )
+    groq_base_url: str = Field(
+        "https://api.groq.com", description="Groq API base URL (the SDK adds /openai/v1/...)."
+    )
+    deepgram_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DEEPGRAM_API_KEY", "PARLEY_DEEPGRAM_API_KEY"),
+        description="Deepgram API key; switches text-to-speech to Deepgram Aura.",
+    )
+    deepgram_base_url: str = Field(
+        "https://api.deepgram.com", description="Deepgram API base URL (the SDK adds /v1/...)."
+    )
+
+    @field_validator("groq_api_key", "deepgram_api_key")
+    @classmethod
+    def _blank_key_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
     # --- knowledge and chat (issue 4): add rag settings below this line ---
 
     # --- accounts and auth (issue 5): add dashboard_api settings below this line ---
