@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from litestar.di import Provide
 
+from dashboard_api.api.analytics import feedback, tenant_analytics
 from dashboard_api.api.auth import AuthController
 from dashboard_api.api.bots import BotsController
+from dashboard_api.api.conversations import ConversationsController
 from dashboard_api.api.keys import KeysController
 from dashboard_api.api.me import whoami
 from dashboard_api.authentication import provide_principal
@@ -17,7 +19,15 @@ from voice_server.settings import Settings
 def plugin(settings: Settings) -> PackagePlugin:
     return PackagePlugin(
         name="dashboard_api",
-        route_handlers=[AuthController, whoami, BotsController, KeysController],
+        route_handlers=[
+            AuthController,
+            whoami,
+            BotsController,
+            KeysController,
+            ConversationsController,
+            tenant_analytics,
+            feedback,
+        ],
         dependencies={
             "dashboard_services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal),
