@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar import Router
 from litestar.di import Provide
 
 from dashboard_api.api.analytics import feedback, tenant_analytics
@@ -11,6 +12,7 @@ from dashboard_api.api.conversations import ConversationsController
 from dashboard_api.api.keys import KeysController
 from dashboard_api.api.me import whoami
 from dashboard_api.authentication import provide_principal
+from dashboard_api.rate_limit_headers import rate_limit_headers_middleware
 from dashboard_api.services import lifespan, provide_services
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
@@ -20,13 +22,19 @@ def plugin(settings: Settings) -> PackagePlugin:
     return PackagePlugin(
         name="dashboard_api",
         route_handlers=[
-            AuthController,
-            whoami,
-            BotsController,
-            KeysController,
-            ConversationsController,
-            tenant_analytics,
-            feedback,
+            Router(
+                path="/",
+                route_handlers=[
+                    AuthController,
+                    whoami,
+                    BotsController,
+                    KeysController,
+                    ConversationsController,
+                    tenant_analytics,
+                    feedback,
+                ],
+                middleware=[rate_limit_headers_middleware],
+            )
         ],
         dependencies={
             "dashboard_services": Provide(provide_services, sync_to_thread=False),

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar import Litestar
 from litestar.datastructures import State
 
+from dashboard_api.client_ip import TrustedProxies, parse_networks
 from dashboard_api.key_usage import KeyUsage
 from dashboard_api.passwords import Passwords
+from dashboard_api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, Rule
 from dashboard_api.repositories import signing_secrets
 from dashboard_api.tokens import AccessTokens
 from voice_server.db.types import Connection
@@ -31,6 +33,25 @@ class DashboardServices:
     session_ttl_s: int = 30 * 86400
     allow_localhost_origins: bool = False
     public_url: str | None = None
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(MemoryStore(), {}))
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
+
+
+def rate_limit_rules(settings: Settings) -> dict[str, Rule]:
+    return {
+        "key": Rule("key", settings.rate_limit_key_per_minute, 60),
+        "ip": Rule("ip", settings.rate_limit_ip_per_minute, 60),
+        "tenant": Rule("tenant", settings.rate_limit_tenant_per_minute, 60),
+        "auth": Rule("auth", settings.rate_limit_auth_per_minute, 60),
+    }
+
+
+def rate_limit_store(settings: Settings) -> RateLimitStore:
+    if settings.redis_url is None:
+        return MemoryStore()
+    from dashboard_api.ratelimit_redis import RedisStore
+
+    return RedisStore(settings.redis_url.get_secret_value())
 
 
 def build_services(
@@ -42,6 +63,8 @@ def build_services(
     allow_localhost_origins: bool = False,
     public_url: str | None = None,
     passwords: Passwords | None = None,
+    limiter: RateLimiter | None = None,
+    trusted_proxies: TrustedProxies | None = None,
 ) -> DashboardServices:
     return DashboardServices(
         passwords=passwords or Passwords(),
@@ -50,6 +73,8 @@ def build_services(
         session_ttl_s=session_ttl_s,
         allow_localhost_origins=allow_localhost_origins,
         public_url=public_url,
+        limiter=limiter or RateLimiter(MemoryStore(), {}),
+        trusted_proxies=trusted_proxies or TrustedProxies(),
     )
 
 
@@ -71,6 +96,7 @@ def lifespan(settings: Settings) -> Lifespan:
     async def dashboard_lifespan(app: Litestar) -> AsyncIterator[None]:
         async with app.state.database.pool.acquire() as conn:
             secret = await signing_secret(settings, conn)
+        limiter = RateLimiter(rate_limit_store(settings), rate_limit_rules(settings))
         app.state[STATE_KEY] = build_services(
             secret,
             access_token_ttl_s=settings.access_token_ttl_s,
@@ -78,11 +104,14 @@ def lifespan(settings: Settings) -> Lifespan:
             key_last_used_interval_s=settings.key_last_used_interval_s,
             allow_localhost_origins=settings.allow_localhost_origins,
             public_url=settings.public_url,
+            limiter=limiter,
+            trusted_proxies=parse_networks(settings.trusted_proxies),
         )
         try:
             yield
         finally:
             app.state[STATE_KEY] = None
+            await limiter.store.close()
 
     return dashboard_lifespan
 
