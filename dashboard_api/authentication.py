@@ -15,7 +15,9 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.types import Scope
 
+from dashboard_api import accounts
 from dashboard_api.client_ip import client_ip
+from dashboard_api.external_identity import unverified_issuer
 from dashboard_api.keys import key_matches, looks_like_key, parse_key
 from dashboard_api.origins import origin_allowed
 from dashboard_api.rate_limit_headers import remember
@@ -150,6 +152,16 @@ async def _publishable_key(
 
 
 async def _user_token(conn: Connection, services: DashboardServices, token: str) -> Principal:
+    external = services.external
+    if external is not None and unverified_issuer(token) == external.issuer:
+        user = await accounts.external_user(conn, await external.verify(token))
+        return Principal(
+            tenant_id=user.tenant_id,
+            kind="user",
+            user_id=user.id,
+            role=user.role,
+            scopes=scopes_for_role(user.role),
+        )
     claims = services.tokens.verify(token)
     active = await sessions.get_active(conn, claims.tenant_id, claims.session_id, claims.user_id)
     if active is None:

@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 
 from dashboard_api.client_ip import TrustedProxies, parse_networks
+from dashboard_api.external_identity import ExternalTokens
 from dashboard_api.key_usage import KeyUsage
 from dashboard_api.passwords import Passwords
 from dashboard_api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, Rule
@@ -19,7 +20,7 @@ from dashboard_api.tokens import AccessTokens
 from voice_server.db.types import Connection
 from voice_server.errors import ServiceUnavailable
 from voice_server.plugin import Lifespan
-from voice_server.settings import Settings
+from voice_server.settings import Settings, SettingsError
 
 _log = logging.getLogger("parley.dashboard")
 STATE_KEY = "dashboard_services"
@@ -35,6 +36,7 @@ class DashboardServices:
     public_url: str | None = None
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(MemoryStore(), {}))
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    external: ExternalTokens | None = None
 
 
 def rate_limit_rules(settings: Settings) -> dict[str, Rule]:
@@ -54,6 +56,23 @@ def rate_limit_store(settings: Settings) -> RateLimitStore:
     return RedisStore(settings.redis_url.get_secret_value())
 
 
+def external_tokens(settings: Settings) -> ExternalTokens | None:
+    secret = settings.external_jwt_secret
+    if secret is None and settings.external_jwks_url is None:
+        return None
+    if not settings.external_jwt_issuer:
+        raise SettingsError(
+            "invalid settings:\n  PARLEY_EXTERNAL_JWT_ISSUER: required with an external JWT "
+            "secret or JWKS URL"
+        )
+    return ExternalTokens(
+        issuer=settings.external_jwt_issuer,
+        audience=settings.external_jwt_audience,
+        hs256_secret=secret.get_secret_value().encode() if secret else None,
+        jwks_url=settings.external_jwks_url,
+    )
+
+
 def build_services(
     secret: bytes,
     *,
@@ -65,6 +84,7 @@ def build_services(
     passwords: Passwords | None = None,
     limiter: RateLimiter | None = None,
     trusted_proxies: TrustedProxies | None = None,
+    external: ExternalTokens | None = None,
 ) -> DashboardServices:
     return DashboardServices(
         passwords=passwords or Passwords(),
@@ -75,6 +95,7 @@ def build_services(
         public_url=public_url,
         limiter=limiter or RateLimiter(MemoryStore(), {}),
         trusted_proxies=trusted_proxies or TrustedProxies(),
+        external=external,
     )
 
 
@@ -106,6 +127,7 @@ def lifespan(settings: Settings) -> Lifespan:
             public_url=settings.public_url,
             limiter=limiter,
             trusted_proxies=parse_networks(settings.trusted_proxies),
+            external=external_tokens(settings),
         )
         try:
             yield

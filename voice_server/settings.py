@@ -113,6 +113,23 @@ class Settings(BaseSettings):
         "in-memory limits per server.",
     )
 
+    external_jwt_issuer: str | None = Field(
+        None,
+        description="`iss` of an external identity provider whose JWTs are accepted (e.g. "
+        "https://<project>.supabase.co/auth/v1).",
+    )
+    external_jwt_audience: str = Field(
+        "authenticated", description="`aud` required in external JWTs (Supabase: authenticated)."
+    )
+    external_jwt_secret: SecretStr | None = Field(
+        None, description="HS256 shared secret of the external provider (Supabase JWT secret)."
+    )
+    external_jwks_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="JWKS URL of the external provider, for RS256/ES256 tokens.",
+    )
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxy_networks(cls, value: str) -> str:
