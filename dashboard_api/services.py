@@ -30,6 +30,7 @@ class DashboardServices:
     key_usage: KeyUsage
     session_ttl_s: int = 30 * 86400
     allow_localhost_origins: bool = False
+    public_url: str | None = None
 
 
 def build_services(
@@ -39,6 +40,7 @@ def build_services(
     session_ttl_s: int = 30 * 86400,
     key_last_used_interval_s: float = 60.0,
     allow_localhost_origins: bool = False,
+    public_url: str | None = None,
     passwords: Passwords | None = None,
 ) -> DashboardServices:
     return DashboardServices(
@@ -47,6 +49,7 @@ def build_services(
         key_usage=KeyUsage(key_last_used_interval_s),
         session_ttl_s=session_ttl_s,
         allow_localhost_origins=allow_localhost_origins,
+        public_url=public_url,
     )
 
 
@@ -74,6 +77,7 @@ def lifespan(settings: Settings) -> Lifespan:
             session_ttl_s=settings.session_ttl_s,
             key_last_used_interval_s=settings.key_last_used_interval_s,
             allow_localhost_origins=settings.allow_localhost_origins,
+            public_url=settings.public_url,
         )
         try:
             yield
