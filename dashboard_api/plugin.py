@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from litestar.di import Provide
+
+from dashboard_api.api.auth import AuthController
+from dashboard_api.api.bots import BotsController
+from dashboard_api.api.keys import KeysController
+from dashboard_api.api.me import whoami
+from dashboard_api.authentication import provide_principal
+from dashboard_api.services import lifespan, provide_services
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
 
 
 def plugin(settings: Settings) -> PackagePlugin:
-    return PackagePlugin(name="dashboard_api")
+    return PackagePlugin(
+        name="dashboard_api",
+        route_handlers=[AuthController, whoami, BotsController, KeysController],
+        dependencies={
+            "dashboard_services": Provide(provide_services, sync_to_thread=False),
+            "principal": Provide(provide_principal),
+        },
+        lifespans=[lifespan(settings)],
+    )

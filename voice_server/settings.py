@@ -53,6 +53,112 @@ class Settings(BaseSettings):
 
     # --- voice pipeline (issue 3): add voice settings below this line ---
 
+    # pipeline: audio, VAD and turn-taking, pacing, limits (per-bot overrides in bots.config.voice)
+    voice_vad_aggressiveness: int = Field(
+        2, ge=0, le=3, description="webrtcvad aggressiveness: 0 keeps most audio, 3 filters most."
+    )
+    voice_frame_ms: Literal[10, 20, 30] = Field(
+        20, description="Length of the pipeline's 16 kHz audio frames and VAD decisions (ms)."
+    )
+    voice_speech_start_ms: int = Field(
+        60, ge=10, le=2000, description="Voiced audio needed before the user counts as speaking."
+    )
+    voice_end_of_turn_silence_ms: int = Field(
+        700, ge=100, le=5000, description="Silence after speech that ends the user's turn (ms)."
+    )
+    voice_min_utterance_ms: int = Field(
+        200, ge=0, le=5000, description="Shorter utterances are ignored as noise (ms of speech)."
+    )
+    voice_pre_roll_ms: int = Field(
+        200,
+        ge=0,
+        le=1000,
+        description="Audio kept from before speech start, so no syllable is cut.",
+    )
+    voice_chunk_pause_ms: int = Field(
+        200,
+        ge=40,
+        le=2000,
+        description="Inner pause that cuts an utterance into a chunk sent to STT at once (ms).",
+    )
+    voice_barge_in_min_ms: int = Field(
+        300, ge=0, le=5000, description="User speech needed to interrupt the bot (ms)."
+    )
+    voice_output_sample_rate: int = Field(
+        24_000, description="Sample rate of reply audio unless the client asks for another."
+    )
+    voice_pacer_lead_ms: int = Field(
+        150, ge=0, le=2000, description="Reply audio sent ahead of real time (ms)."
+    )
+    voice_max_frame_bytes: int = Field(
+        64_000, ge=1024, le=4_000_000, description="Largest binary WebSocket frame accepted."
+    )
+    voice_max_upload_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest audio upload to the REST voice endpoints."
+    )
+    voice_max_upload_seconds: float = Field(
+        120.0, gt=0, le=3600, description="Longest audio upload to the REST voice endpoints (s)."
+    )
+    voice_max_turn_chars: int = Field(
+        4000, ge=100, le=100_000, description="Spoken reply length cap per turn (characters)."
+    )
+
+    # speech providers: STT and TTS engines, vendor keys and endpoints
+    stt_provider: Literal["auto", "pocketsphinx", "groq"] = Field(
+        "auto",
+        description="Speech-to-text engine. auto: groq when a Groq key is set, else the offline "
+        "pocketsphinx.",
+    )
+    stt_model: str = Field(
+        "whisper-large-v3-turbo",
+        description="Groq speech-to-text model (pocketsphinx uses its bundled en-US model).",
+    )
+    stt_language: str = Field(
+        "en", min_length=2, description="ISO-639-1 language of the callers' speech."
+    )
+    stt_timeout_s: float = Field(
+        15.0, gt=0, le=300, description="Longest wait for one transcription (s)."
+    )
+    stt_offline_workers: int = Field(
+        2, ge=1, le=32, description="pocketsphinx decoders that may run in parallel (threads)."
+    )
+    tts_provider: Literal["auto", "espeak", "deepgram"] = Field(
+        "auto",
+        description="Text-to-speech engine. auto: deepgram when a Deepgram key is set, else the "
+        "offline eSpeak NG.",
+    )
+    tts_voice: str | None = Field(
+        None,
+        description="Default voice: an eSpeak NG voice (en-us+klatt when unset) or a Deepgram "
+        "Aura model (aura-2-thalia-en when unset). Bots may override it.",
+    )
+    tts_timeout_s: float = Field(
+        15.0, gt=0, le=300, description="Longest wait for the first or the next audio bytes (s)."
+    )
+    groq_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("GROQ_API_KEY", "PARLEY_GROQ_API_KEY"),
+        description="Groq API key; switches speech-to-text to Groq Whisper.",
+    )
+    groq_base_url: str = Field(
+        "https://api.groq.com", description="Groq API base URL (the SDK adds /openai/v1/...)."
+    )
+    deepgram_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DEEPGRAM_API_KEY", "PARLEY_DEEPGRAM_API_KEY"),
+        description="Deepgram API key; switches text-to-speech to Deepgram Aura.",
+    )
+    deepgram_base_url: str = Field(
+        "https://api.deepgram.com", description="Deepgram API base URL (the SDK adds /v1/...)."
+    )
+
+    @field_validator("groq_api_key", "deepgram_api_key")
+    @classmethod
+    def _blank_key_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
     # --- knowledge and chat (issue 4): add rag settings below this line ---
     rag_embedder: Literal["offline", "openai"] = Field(
         "offline",
@@ -136,8 +242,96 @@ class Settings(BaseSettings):
     )
 
     # --- accounts and auth (issue 5): add dashboard_api settings below this line ---
+    jwt_secret: SecretStr | None = Field(
+        None,
+        description="HS256 secret signing user access tokens. Unset: one is generated once and "
+        "kept in the database, so restarts and replicas keep sessions valid.",
+    )
+    access_token_ttl_s: int = Field(
+        900, ge=30, le=86400, description="Lifetime of a user access token, in seconds."
+    )
+    session_ttl_s: int = Field(
+        30 * 86400,
+        ge=300,
+        le=365 * 86400,
+        description="How long a log-in (and its refresh tokens) lasts, in seconds.",
+    )
+    allow_localhost_origins: bool = Field(
+        False,
+        description="Development only: publishable keys also accept any http(s)://localhost, "
+        "127.0.0.1 or [::1] Origin.",
+    )
+    key_last_used_interval_s: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="A key's last_used_at is written at most once per this many seconds.",
+    )
+
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Base URL browsers reach this server at, used in embed codes. Unset: the "
+        "URL the dashboard request came in on.",
+    )
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes (e.g. `openssl rand -hex 32`)")
+        return value
 
     # --- billing (issue 6): add billing settings below this line ---
+    billing_plans_file: Path | None = Field(
+        None,
+        description="TOML file of plans and limits. Unset: the bundled billing/plans.toml.",
+    )
+    billing_default_plan: str | None = Field(
+        None,
+        description="Plan of tenants without a paid subscription. Unset: `free` when Stripe is "
+        "configured, `unlimited` otherwise (self-hosting).",
+    )
+    billing_grace_period_days: float = Field(
+        7.0,
+        ge=0,
+        le=90,
+        description="Days a tenant keeps its plan after a failed payment before the downgrade.",
+    )
+    billing_public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public base URL of this server: Stripe's return URLs and the webhook URL.",
+    )
+    billing_meter_interval_s: float = Field(
+        10.0, gt=0, le=3600, description="Seconds between two passes of the usage outbox."
+    )
+    billing_meter_batch_size: int = Field(
+        100, ge=1, le=1000, description="Usage events reported to Stripe per outbox pass."
+    )
+    billing_meter_max_backoff_s: float = Field(
+        300.0, gt=0, le=86400, description="Longest wait between retries while Stripe fails."
+    )
+    stripe_secret_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("PARLEY_STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY"),
+        description="Stripe secret API key. Unset: no Stripe; every tenant gets the default plan.",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("PARLEY_STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET"),
+        description="Signing secret (whsec_...) of the Stripe webhook endpoint.",
+    )
+    stripe_api_base: str = Field(
+        "https://api.stripe.com", description="Base URL of the Stripe API (tests use a fake)."
+    )
+    stripe_webhook_tolerance_s: int = Field(
+        300, ge=1, le=86400, description="Oldest webhook signature timestamp accepted, seconds."
+    )
+    stripe_max_network_retries: int = Field(
+        2, ge=0, le=10, description="Retries of the Stripe SDK on network errors and 5xx."
+    )
 
     # --- end of package settings ---
 

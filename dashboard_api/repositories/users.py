@@ -1,0 +1,82 @@
+"""Users of a tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from voice_server.db.types import Connection
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: UUID
+    tenant_id: UUID
+    email: str
+    display_name: str | None
+    role: str
+    password_hash: str | None
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+_COLUMNS = "id, tenant_id, email, display_name, role, password_hash, created_at, last_login_at"
+
+
+async def create(
+    conn: Connection,
+    *,
+    tenant_id: UUID,
+    email: str,
+    role: str,
+    password_hash: str | None,
+    display_name: str | None = None,
+) -> UserRow:
+    row = await conn.fetchrow(
+        f"""INSERT INTO users (tenant_id, email, role, password_hash, display_name)
+            VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}""",
+        tenant_id,
+        email,
+        role,
+        password_hash,
+        display_name,
+    )
+    assert row is not None
+    return UserRow(**dict(row))
+
+
+async def get(conn: Connection, tenant_id: UUID, user_id: UUID) -> UserRow | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2", tenant_id, user_id
+    )
+    return UserRow(**dict(row)) if row else None
+
+
+async def find_for_login(conn: Connection, email: str) -> list[UserRow]:
+    """Every account with this email (one per tenant), for log-in only: it finds the tenant."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM users
+            WHERE email = $1 AND password_hash IS NOT NULL ORDER BY created_at""",
+        email,
+    )
+    return [UserRow(**dict(r)) for r in rows]
+
+
+async def record_login(conn: Connection, tenant_id: UUID, user_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE users SET last_login_at = now() WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        user_id,
+    )
+
+
+async def set_password_hash(
+    conn: Connection, tenant_id: UUID, user_id: UUID, password_hash: str
+) -> None:
+    await conn.execute(
+        "UPDATE users SET password_hash = $3 WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        user_id,
+        password_hash,
+    )
