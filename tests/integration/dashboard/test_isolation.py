@@ -57,6 +57,16 @@ async def _user(conn: asyncpg.Connection, a: TenantKeys) -> UUID:
     return a.user_id
 
 
+async def _invitation(conn: asyncpg.Connection, a: TenantKeys) -> UUID:
+    invitation_id: UUID = await conn.fetchval(
+        """INSERT INTO invitations (tenant_id, email, role, token_hash, expires_at)
+           VALUES ($1, 'guest@alpha.example', 'member', gen_random_uuid()::text::bytea,
+                   now() + interval '1 day') RETURNING id""",
+        a.tenant_id,
+    )
+    return invitation_id
+
+
 OWNED_BY_A: dict[str, Factory] = {
     "bot_id": _bot,
     "key_id": _key,
@@ -65,11 +75,13 @@ OWNED_BY_A: dict[str, Factory] = {
     "document_id": _document,
     "user_id": _user,
     "member_id": _user,
+    "invitation_id": _invitation,
 }
 
 # A valid body for endpoints that take one, so that validation cannot answer before the lookup.
 BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/bots/{bot_id:uuid}"): {"greeting": "pwned"},
+    ("PATCH", "/v1/members/{user_id:uuid}"): {"role": "member"},
 }
 
 
@@ -163,7 +175,8 @@ def path_params(path: str) -> list[str]:
 
 async def _snapshot(conn: asyncpg.Connection, tenant_id: UUID) -> list[Any]:
     rows = []
-    for table in ("bots", "api_keys", "conversations", "messages", "documents", "users"):
+    tables = ("bots", "api_keys", "conversations", "messages", "documents", "users", "invitations")
+    for table in tables:
         rows.append(
             [
                 dict(r)
