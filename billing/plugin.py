@@ -1,10 +1,41 @@
-"""What `billing` contributes to the app (see voice_server.plugin)."""
+"""What `billing` contributes to the app (see voice_server.plugin).
+
+App-wide dependency ``quota`` (billing.quota.QuotaService): the one call chat and voice make.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from billing.quota import QuotaService
+from billing.routes import StripeWebhookController, provide_billing
+from billing.services import open_services
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
 
 
+def provide_quota(state: State) -> QuotaService:
+    return provide_billing(state).quota
+
+
 def plugin(settings: Settings) -> PackagePlugin:
-    return PackagePlugin(name="billing")
+    @asynccontextmanager
+    async def billing_lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services(settings, app.state.database.pool) as services:
+            app.state.billing = services
+            try:
+                yield
+            finally:
+                app.state.billing = None
+
+    return PackagePlugin(
+        name="billing",
+        route_handlers=[StripeWebhookController],
+        dependencies={"quota": Provide(provide_quota, sync_to_thread=False)},
+        lifespans=[billing_lifespan],
+    )

@@ -53,7 +53,193 @@ class Settings(BaseSettings):
 
     # --- voice pipeline (issue 3): add voice settings below this line ---
 
+    # pipeline: audio, VAD and turn-taking, pacing, limits (per-bot overrides in bots.config.voice)
+    voice_vad_aggressiveness: int = Field(
+        2, ge=0, le=3, description="webrtcvad aggressiveness: 0 keeps most audio, 3 filters most."
+    )
+    voice_frame_ms: Literal[10, 20, 30] = Field(
+        20, description="Length of the pipeline's 16 kHz audio frames and VAD decisions (ms)."
+    )
+    voice_speech_start_ms: int = Field(
+        60, ge=10, le=2000, description="Voiced audio needed before the user counts as speaking."
+    )
+    voice_end_of_turn_silence_ms: int = Field(
+        700, ge=100, le=5000, description="Silence after speech that ends the user's turn (ms)."
+    )
+    voice_min_utterance_ms: int = Field(
+        200, ge=0, le=5000, description="Shorter utterances are ignored as noise (ms of speech)."
+    )
+    voice_pre_roll_ms: int = Field(
+        200,
+        ge=0,
+        le=1000,
+        description="Audio kept from before speech start, so no syllable is cut.",
+    )
+    voice_chunk_pause_ms: int = Field(
+        200,
+        ge=40,
+        le=2000,
+        description="Inner pause that cuts an utterance into a chunk sent to STT at once (ms).",
+    )
+    voice_barge_in_min_ms: int = Field(
+        300, ge=0, le=5000, description="User speech needed to interrupt the bot (ms)."
+    )
+    voice_output_sample_rate: int = Field(
+        24_000, description="Sample rate of reply audio unless the client asks for another."
+    )
+    voice_pacer_lead_ms: int = Field(
+        150, ge=0, le=2000, description="Reply audio sent ahead of real time (ms)."
+    )
+    voice_max_frame_bytes: int = Field(
+        64_000, ge=1024, le=4_000_000, description="Largest binary WebSocket frame accepted."
+    )
+    voice_max_upload_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest audio upload to the REST voice endpoints."
+    )
+    voice_max_upload_seconds: float = Field(
+        120.0, gt=0, le=3600, description="Longest audio upload to the REST voice endpoints (s)."
+    )
+    voice_max_turn_chars: int = Field(
+        4000, ge=100, le=100_000, description="Spoken reply length cap per turn (characters)."
+    )
+
+    # speech providers: STT and TTS engines, vendor keys and endpoints
+    stt_provider: Literal["auto", "pocketsphinx", "groq"] = Field(
+        "auto",
+        description="Speech-to-text engine. auto: groq when a Groq key is set, else the offline "
+        "pocketsphinx.",
+    )
+    stt_model: str = Field(
+        "whisper-large-v3-turbo",
+        description="Groq speech-to-text model (pocketsphinx uses its bundled en-US model).",
+    )
+    stt_language: str = Field(
+        "en", min_length=2, description="ISO-639-1 language of the callers' speech."
+    )
+    stt_timeout_s: float = Field(
+        15.0, gt=0, le=300, description="Longest wait for one transcription (s)."
+    )
+    stt_offline_workers: int = Field(
+        2, ge=1, le=32, description="pocketsphinx decoders that may run in parallel (threads)."
+    )
+    tts_provider: Literal["auto", "espeak", "deepgram"] = Field(
+        "auto",
+        description="Text-to-speech engine. auto: deepgram when a Deepgram key is set, else the "
+        "offline eSpeak NG.",
+    )
+    tts_voice: str | None = Field(
+        None,
+        description="Default voice: an eSpeak NG voice (en-us+klatt when unset) or a Deepgram "
+        "Aura model (aura-2-thalia-en when unset). Bots may override it.",
+    )
+    tts_timeout_s: float = Field(
+        15.0, gt=0, le=300, description="Longest wait for the first or the next audio bytes (s)."
+    )
+    groq_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("GROQ_API_KEY", "PARLEY_GROQ_API_KEY"),
+        description="Groq API key; switches speech-to-text to Groq Whisper.",
+    )
+    groq_base_url: str = Field(
+        "https://api.groq.com", description="Groq API base URL (the SDK adds /openai/v1/...)."
+    )
+    deepgram_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DEEPGRAM_API_KEY", "PARLEY_DEEPGRAM_API_KEY"),
+        description="Deepgram API key; switches text-to-speech to Deepgram Aura.",
+    )
+    deepgram_base_url: str = Field(
+        "https://api.deepgram.com", description="Deepgram API base URL (the SDK adds /v1/...)."
+    )
+
+    @field_validator("groq_api_key", "deepgram_api_key")
+    @classmethod
+    def _blank_key_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
     # --- knowledge and chat (issue 4): add rag settings below this line ---
+    rag_embedder: Literal["offline", "openai"] = Field(
+        "offline",
+        description="offline: feature hashing of words and character n-grams (lexical, no "
+        "download); openai: an OpenAI-compatible /v1/embeddings endpoint (OpenAI, Ollama, vLLM, "
+        "TEI) at rag_embedding_base_url.",
+    )
+    rag_embedding_model: str = Field(
+        "text-embedding-3-small", description="Model name sent to the embeddings endpoint."
+    )
+    rag_embedding_base_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible embeddings API, e.g. .../v1."
+    )
+    rag_embedding_api_key: SecretStr | None = Field(
+        None, description="Bearer key of the embeddings endpoint (optional for local servers)."
+    )
+    rag_chunk_tokens: int = Field(
+        500, ge=50, le=8000, description="Target chunk size in tokens (about 4 characters each)."
+    )
+    rag_chunk_overlap: float = Field(
+        0.1, ge=0, le=0.5, description="Share of a chunk repeated at the start of the next one."
+    )
+    rag_top_k: int = Field(5, ge=1, le=50, description="Passages returned by a knowledge search.")
+    rag_candidates: int = Field(
+        40, ge=1, le=1000, description="Candidates taken from each of vector and full-text search."
+    )
+    rag_min_score: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="Minimum cosine similarity for a vector-only hit; full-text matches always "
+        "count.",
+    )
+    rag_max_file_bytes: int = Field(
+        20_000_000, ge=1, description="Largest accepted upload or fetched page, in bytes."
+    )
+    rag_max_pages: int = Field(1000, ge=1, description="Most pages accepted in one PDF.")
+    rag_tenant_storage_bytes: int = Field(
+        500_000_000, ge=0, description="Total document bytes one tenant may store."
+    )
+    rag_url_timeout_s: float = Field(
+        15.0, gt=0, le=300, description="Time limit for fetching a web page or a Drive file."
+    )
+    rag_allow_private_urls: bool = Field(
+        False,
+        description="Allow web-page sources on private, loopback and link-local addresses "
+        "(tests and intranet installs only).",
+    )
+    rag_drive_base_url: str = Field(
+        "https://www.googleapis.com", description="Google Drive API root (a fake in tests)."
+    )
+    rag_drive_token_url: str = Field(
+        "https://oauth2.googleapis.com/token",
+        description="OAuth token endpoint for service-account credentials.",
+    )
+    rag_ingest_workers: int = Field(
+        2, ge=1, le=32, description="Documents processed at the same time by this server."
+    )
+    llm_provider: Literal["offline", "groq", "openai"] = Field(
+        "offline",
+        description="offline: no language model, the answerer reads back the best passage; "
+        "groq: Groq chat completions; openai: any OpenAI-compatible endpoint at llm_base_url.",
+    )
+    llm_model: str = Field(
+        "llama-3.3-70b-versatile", description="Chat model name sent to the provider."
+    )
+    llm_api_key: SecretStr | None = Field(None, description="API key of the chat model provider.")
+    llm_base_url: str | None = Field(
+        None, description="Base URL of the chat model API (unset: the provider's default)."
+    )
+    llm_timeout_s: float = Field(30.0, gt=0, le=600, description="Time limit for one model call.")
+    llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
+    chat_history_turns: int = Field(
+        10, ge=0, le=200, description="Most earlier turns (user + assistant) fed back to the model."
+    )
+    chat_history_tokens: int = Field(
+        2000, ge=0, le=100_000, description="Token budget for the history fed back to the model."
+    )
+    chat_max_message_chars: int = Field(
+        4000, ge=1, le=100_000, description="Longest accepted chat message, in characters."
+    )
 
     # --- accounts and auth (issue 5): add dashboard_api settings below this line ---
     jwt_secret: SecretStr | None = Field(
@@ -153,6 +339,53 @@ class Settings(BaseSettings):
         return value
 
     # --- billing (issue 6): add billing settings below this line ---
+    billing_plans_file: Path | None = Field(
+        None,
+        description="TOML file of plans and limits. Unset: the bundled billing/plans.toml.",
+    )
+    billing_default_plan: str | None = Field(
+        None,
+        description="Plan of tenants without a paid subscription. Unset: `free` when Stripe is "
+        "configured, `unlimited` otherwise (self-hosting).",
+    )
+    billing_grace_period_days: float = Field(
+        7.0,
+        ge=0,
+        le=90,
+        description="Days a tenant keeps its plan after a failed payment before the downgrade.",
+    )
+    billing_public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public base URL of this server: Stripe's return URLs and the webhook URL.",
+    )
+    billing_meter_interval_s: float = Field(
+        10.0, gt=0, le=3600, description="Seconds between two passes of the usage outbox."
+    )
+    billing_meter_batch_size: int = Field(
+        100, ge=1, le=1000, description="Usage events reported to Stripe per outbox pass."
+    )
+    billing_meter_max_backoff_s: float = Field(
+        300.0, gt=0, le=86400, description="Longest wait between retries while Stripe fails."
+    )
+    stripe_secret_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("PARLEY_STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY"),
+        description="Stripe secret API key. Unset: no Stripe; every tenant gets the default plan.",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("PARLEY_STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET"),
+        description="Signing secret (whsec_...) of the Stripe webhook endpoint.",
+    )
+    stripe_api_base: str = Field(
+        "https://api.stripe.com", description="Base URL of the Stripe API (tests use a fake)."
+    )
+    stripe_webhook_tolerance_s: int = Field(
+        300, ge=1, le=86400, description="Oldest webhook signature timestamp accepted, seconds."
+    )
+    stripe_max_network_retries: int = Field(
+        2, ge=0, le=10, description="Retries of the Stripe SDK on network errors and 5xx."
+    )
 
     # --- end of package settings ---
 
