@@ -82,6 +82,7 @@ OWNED_BY_A: dict[str, Factory] = {
 BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/bots/{bot_id:uuid}"): {"greeting": "pwned"},
     ("PATCH", "/v1/members/{user_id:uuid}"): {"role": "member"},
+    ("POST", "/v1/bots/{bot_id:uuid}/preview"): {"question": "What is in your documents?"},
 }
 
 
