@@ -13,7 +13,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from billing.quota import QuotaService
-from billing.routes import StripeWebhookController, provide_billing
+from billing.routes import BillingController, StripeWebhookController, provide_billing
 from billing.services import open_services
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
@@ -35,7 +35,7 @@ def plugin(settings: Settings) -> PackagePlugin:
 
     return PackagePlugin(
         name="billing",
-        route_handlers=[StripeWebhookController],
+        route_handlers=[BillingController, StripeWebhookController],
         dependencies={"quota": Provide(provide_quota, sync_to_thread=False)},
         lifespans=[billing_lifespan],
     )
