@@ -205,11 +205,6 @@ class VoiceSession:
         self._closed = True
         self.end_reason = reason
         self._interrupt(notify=False)
-        if not self._client_gone:
-            self.emit({"type": "session.ended", "reason": reason})
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await self._outq.join()
         if self.stored is not None:
             stored = self.stored
             audio_in_s = self._audio_in_bytes / (2 * self.channels * self.input_rate)
@@ -219,9 +214,15 @@ class VoiceSession:
                     self.bot.tenant_id, stored, reason, audio_in_s, audio_out_s
                 )
             )
+        # Everything is written before the client hears that the session ended.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5.0):
                 await self._dbq.join()
+        if not self._client_gone:
+            self.emit({"type": "session.ended", "reason": reason})
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._outq.join()
         for task in list(self._tasks):
             task.cancel()
 
