@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from billing.metrics import BillingMetrics
 from billing.quota import QuotaService
 from billing.routes import BillingController, StripeWebhookController, provide_billing
 from billing.services import open_services
@@ -26,7 +27,10 @@ def provide_quota(state: State) -> QuotaService:
 def plugin(settings: Settings) -> PackagePlugin:
     @asynccontextmanager
     async def billing_lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_services(settings, app.state.database.pool) as services:
+        # Registered once per app, even if its lifespan runs again.
+        metrics = app.state.get("billing_metrics") or BillingMetrics.register(app.state.metrics)
+        app.state.billing_metrics = metrics
+        async with open_services(settings, app.state.database.pool, metrics) as services:
             app.state.billing = services
             try:
                 yield
