@@ -35,7 +35,7 @@ from tests.fakes import (
     send_json,
     serve,
 )
-from tests.fakes.latency import ZERO, LatencyProfile
+from tests.fakes.latency import ZERO, LatencyProfile, latency_profile
 
 MODELS = ("whisper-large-v3-turbo", "whisper-large-v3", "distil-whisper-large-v3-en")
 AUDIO_EXTENSIONS = ("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "opus", "wav", "webm")
@@ -236,10 +236,12 @@ async def groq_audio_server(
     *,
     text: str | Transcriber = "hello from the fake groq",
     api_key: str = "gsk_fake_test_key",
-    latency: LatencyProfile = ZERO,
+    latency: LatencyProfile | str = ZERO,
     retry_after_s: int = 2,
 ) -> AsyncIterator[FakeGroq]:
     """Serve a fake Groq; yield it (``base_url``, ``api_key``, ``requests``, ``fail_next``)."""
+    if isinstance(latency, str):
+        latency = latency_profile(latency)
     fake = FakeGroq(api_key=api_key, latency=latency, text=text, retry_after_s=retry_after_s)
     async with serve(fake, fake):
         yield fake

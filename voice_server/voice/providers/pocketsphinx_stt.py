@@ -17,6 +17,7 @@ from pocketsphinx import Decoder  # type: ignore[import-untyped]
 
 from voice_server.voice.providers._pcm import resample, seconds
 from voice_server.voice.providers.base import ProviderBadRequest, ProviderUnavailable, Transcript
+from voice_server.voice.providers.health import ProviderHealth, probe
 
 NAME: Final = "pocketsphinx"
 MODEL_RATE: Final = 16_000  # the bundled acoustic model's sample rate
@@ -90,8 +91,13 @@ class PocketsphinxSTT:
             raise ProviderUnavailable(NAME, str(exc)) from exc
         return Transcript(text=text, language="en", audio_seconds=duration)
 
-    async def check(self) -> None:
-        """Load a decoder (the model files) on the pool; raise ProviderUnavailable if it fails."""
+    async def check(self) -> ProviderHealth:
+        """Loads a decoder (the model files) on the pool."""
+        return await probe("stt", NAME, self._load_decoder, local=True, timeout_s=30.0)
+
+    async def _load_decoder(self) -> None:
+        if self._closed:
+            raise ProviderUnavailable(NAME, "provider closed")
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, self._decoder)
