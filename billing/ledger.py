@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Literal, get_args
 from uuid import UUID
 
-import asyncpg
+from voice_server.db.types import Connection
 
 UsageKind = Literal["message", "voice_seconds", "storage_bytes", "document"]
 USAGE_KINDS: frozenset[str] = frozenset(get_args(UsageKind))
@@ -21,7 +21,7 @@ MAX_KEY_LENGTH = 200
 
 
 async def record_usage(
-    conn: asyncpg.Connection,
+    conn: Connection,
     tenant_id: UUID,
     kind: UsageKind,
     quantity: float | int | Decimal,

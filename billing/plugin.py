@@ -13,17 +13,10 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from billing.quota import QuotaService
-from billing.services import BillingServices, build_services
-from voice_server.errors import ServiceUnavailable
+from billing.routes import StripeWebhookController, provide_billing
+from billing.services import open_services
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
-
-
-def provide_billing(state: State) -> BillingServices:
-    services: BillingServices | None = state.get("billing")
-    if services is None:
-        raise ServiceUnavailable("the server is starting or stopping; retry shortly")
-    return services
 
 
 def provide_quota(state: State) -> QuotaService:
@@ -33,14 +26,16 @@ def provide_quota(state: State) -> QuotaService:
 def plugin(settings: Settings) -> PackagePlugin:
     @asynccontextmanager
     async def billing_lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.billing = build_services(settings, app.state.database.pool)
-        try:
-            yield
-        finally:
-            app.state.billing = None
+        async with open_services(settings, app.state.database.pool) as services:
+            app.state.billing = services
+            try:
+                yield
+            finally:
+                app.state.billing = None
 
     return PackagePlugin(
         name="billing",
+        route_handlers=[StripeWebhookController],
         dependencies={"quota": Provide(provide_quota, sync_to_thread=False)},
         lifespans=[billing_lifespan],
     )

@@ -24,6 +24,7 @@ import asyncpg
 
 from billing.plans import LIMIT_NAMES, LimitName, OverageName, Plan, PlanCatalog
 from billing.subscriptions import granted_plan
+from voice_server.db.types import Connection
 from voice_server.errors import QuotaExceeded
 
 QuotaKind = Literal["message", "voice_seconds", "voice_session", "bot", "document", "storage_bytes"]
@@ -225,7 +226,7 @@ class QuotaService:
         kind: QuotaKind,
         amount: float = 1,
         *,
-        conn: asyncpg.Connection | None = None,
+        conn: Connection | None = None,
     ) -> Allowance:
         """Raise QuotaExceeded if doing ``amount`` more of ``kind`` would pass the plan's limit.
 

@@ -14,6 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
+from voice_server.db.types import Connection
+
 # Statuses that grant the subscribed plan; past_due keeps it until the grace period ends.
 GRANTING = frozenset({"active", "trialing"})
 IN_GRACE = frozenset({"past_due", "unpaid"})
@@ -53,26 +55,26 @@ def granted_plan(
 _COLUMNS = ", ".join(Subscription.__dataclass_fields__)
 
 
-async def get_subscription(conn: asyncpg.Connection, tenant_id: UUID) -> Subscription | None:
+async def get_subscription(conn: Connection, tenant_id: UUID) -> Subscription | None:
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM subscriptions WHERE tenant_id = $1", tenant_id
     )
     return Subscription.from_row(row) if row else None
 
 
-async def tenant_for_customer(conn: asyncpg.Connection, customer_id: str) -> UUID | None:
+async def tenant_for_customer(conn: Connection, customer_id: str) -> UUID | None:
     tenant_id: UUID | None = await conn.fetchval(
         "SELECT tenant_id FROM subscriptions WHERE stripe_customer_id = $1", customer_id
     )
     return tenant_id
 
 
-async def tenant_exists(conn: asyncpg.Connection, tenant_id: UUID) -> bool:
+async def tenant_exists(conn: Connection, tenant_id: UUID) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM tenants WHERE id = $1", tenant_id))
 
 
 async def attach_customer(
-    conn: asyncpg.Connection, tenant_id: UUID, customer_id: str, default_plan: str
+    conn: Connection, tenant_id: UUID, customer_id: str, default_plan: str
 ) -> str:
     """Remember the tenant's Stripe customer (a row with status ``none`` until it subscribes);
     returns the customer id on record, which wins if another request stored one first."""
@@ -93,7 +95,7 @@ async def attach_customer(
 
 
 async def apply_state(
-    conn: asyncpg.Connection,
+    conn: Connection,
     tenant_id: UUID,
     *,
     event_created: int,
@@ -156,10 +158,68 @@ async def apply_state(
     return True
 
 
-async def mirror_tenant_plan(conn: asyncpg.Connection, tenant_id: UUID, plan: str) -> None:
+async def mirror_tenant_plan(conn: Connection, tenant_id: UUID, plan: str) -> None:
     """Keep ``tenants.plan`` (what the dashboard shows) equal to the plan in force."""
     await conn.execute(
         "UPDATE tenants SET plan = $2, updated_at = now() WHERE id = $1 AND plan <> $2",
         tenant_id,
         plan,
     )
+
+
+async def link_subscription(
+    conn: Connection, tenant_id: UUID, changes: dict[str, Any], *, default_plan: str
+) -> None:
+    """Record a subscription first seen in a completed Checkout, without advancing the event
+    clock, so the subscription's own earlier-dated events still apply after it."""
+    await conn.execute(
+        "INSERT INTO subscriptions (tenant_id, plan, status) VALUES ($1, $2, 'none') "
+        "ON CONFLICT (tenant_id) DO NOTHING",
+        tenant_id,
+        default_plan,
+    )
+    names = list(changes)
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
+    await conn.execute(
+        f"UPDATE subscriptions SET {assignments}, updated_at = now() WHERE tenant_id = $1",
+        tenant_id,
+        *[changes[name] for name in names],
+    )
+
+
+async def apply_invoice(
+    conn: Connection,
+    tenant_id: UUID,
+    *,
+    event_created: int,
+    paid: bool,
+    grace: datetime | None,
+) -> bool:
+    """A paid invoice ends the grace period; a failed one starts it (once). Invoice events are
+    ordered among themselves, and change the status only when newer than the subscription
+    state, which Stripe also reports through subscription events."""
+    if paid:
+        statement = """
+            UPDATE subscriptions SET
+                grace_until = NULL,
+                status = CASE WHEN status IN ('past_due', 'unpaid')
+                              AND $2 >= coalesce(last_event_created, 0) THEN 'active'
+                              ELSE status END,
+                last_invoice_event_created = $2, updated_at = now()
+            WHERE tenant_id = $1 AND status <> 'canceled'
+              AND $2 >= coalesce(last_invoice_event_created, 0)
+        """
+        result = await conn.execute(statement, tenant_id, event_created)
+    else:
+        statement = """
+            UPDATE subscriptions SET
+                grace_until = coalesce(grace_until, $3),
+                status = CASE WHEN status IN ('active', 'trialing')
+                              AND $2 >= coalesce(last_event_created, 0) THEN 'past_due'
+                              ELSE status END,
+                last_invoice_event_created = $2, updated_at = now()
+            WHERE tenant_id = $1 AND status <> 'canceled'
+              AND $2 >= coalesce(last_invoice_event_created, 0)
+        """
+        result = await conn.execute(statement, tenant_id, event_created, grace)
+    return result.endswith(" 1")

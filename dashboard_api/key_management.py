@@ -70,13 +70,15 @@ async def create_publishable_key(
     tenant_id: UUID,
     *,
     bot_id: UUID,
-    origins: Sequence[str],
+    origins: Sequence[str] | None = None,
     name: str = "",
     created_by: UUID | None = None,
 ) -> CreatedKey:
-    allowed = check_origins(origins)
-    if await bots.get(conn, tenant_id, bot_id) is None:
+    """A widget key for ``bot_id``; ``origins`` default to the bot's allowed origins."""
+    bot = await bots.get(conn, tenant_id, bot_id)
+    if bot is None:
         raise NotFound("no such bot", field="bot_id")
+    allowed = check_origins(bot.config.get("allowed_origins", []) if origins is None else origins)
     new = generate_key("publishable")
     row = await api_keys.create(
         conn,
@@ -89,5 +91,13 @@ async def create_publishable_key(
         bot_id=bot_id,
         allowed_origins=allowed,
         created_by=created_by,
+        display_key=new.key,  # publishable keys are public: the embed code shows them again
     )
     return CreatedKey(row=row, key=new.key)
+
+
+async def revoke_key(conn: Connection, tenant_id: UUID, key_id: UUID) -> ApiKeyRow:
+    row = await api_keys.revoke(conn, tenant_id, key_id)
+    if row is None:
+        raise NotFound("no such key")
+    return row

@@ -160,6 +160,86 @@ class Settings(BaseSettings):
         return value
 
     # --- knowledge and chat (issue 4): add rag settings below this line ---
+    rag_embedder: Literal["offline", "openai"] = Field(
+        "offline",
+        description="offline: feature hashing of words and character n-grams (lexical, no "
+        "download); openai: an OpenAI-compatible /v1/embeddings endpoint (OpenAI, Ollama, vLLM, "
+        "TEI) at rag_embedding_base_url.",
+    )
+    rag_embedding_model: str = Field(
+        "text-embedding-3-small", description="Model name sent to the embeddings endpoint."
+    )
+    rag_embedding_base_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible embeddings API, e.g. .../v1."
+    )
+    rag_embedding_api_key: SecretStr | None = Field(
+        None, description="Bearer key of the embeddings endpoint (optional for local servers)."
+    )
+    rag_chunk_tokens: int = Field(
+        500, ge=50, le=8000, description="Target chunk size in tokens (about 4 characters each)."
+    )
+    rag_chunk_overlap: float = Field(
+        0.1, ge=0, le=0.5, description="Share of a chunk repeated at the start of the next one."
+    )
+    rag_top_k: int = Field(5, ge=1, le=50, description="Passages returned by a knowledge search.")
+    rag_candidates: int = Field(
+        40, ge=1, le=1000, description="Candidates taken from each of vector and full-text search."
+    )
+    rag_min_score: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="Minimum cosine similarity for a vector-only hit; full-text matches always "
+        "count.",
+    )
+    rag_max_file_bytes: int = Field(
+        20_000_000, ge=1, description="Largest accepted upload or fetched page, in bytes."
+    )
+    rag_max_pages: int = Field(1000, ge=1, description="Most pages accepted in one PDF.")
+    rag_tenant_storage_bytes: int = Field(
+        500_000_000, ge=0, description="Total document bytes one tenant may store."
+    )
+    rag_url_timeout_s: float = Field(
+        15.0, gt=0, le=300, description="Time limit for fetching a web page or a Drive file."
+    )
+    rag_allow_private_urls: bool = Field(
+        False,
+        description="Allow web-page sources on private, loopback and link-local addresses "
+        "(tests and intranet installs only).",
+    )
+    rag_drive_base_url: str = Field(
+        "https://www.googleapis.com", description="Google Drive API root (a fake in tests)."
+    )
+    rag_drive_token_url: str = Field(
+        "https://oauth2.googleapis.com/token",
+        description="OAuth token endpoint for service-account credentials.",
+    )
+    rag_ingest_workers: int = Field(
+        2, ge=1, le=32, description="Documents processed at the same time by this server."
+    )
+    llm_provider: Literal["offline", "groq", "openai"] = Field(
+        "offline",
+        description="offline: no language model, the answerer reads back the best passage; "
+        "groq: Groq chat completions; openai: any OpenAI-compatible endpoint at llm_base_url.",
+    )
+    llm_model: str = Field(
+        "llama-3.3-70b-versatile", description="Chat model name sent to the provider."
+    )
+    llm_api_key: SecretStr | None = Field(None, description="API key of the chat model provider.")
+    llm_base_url: str | None = Field(
+        None, description="Base URL of the chat model API (unset: the provider's default)."
+    )
+    llm_timeout_s: float = Field(30.0, gt=0, le=600, description="Time limit for one model call.")
+    llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
+    chat_history_turns: int = Field(
+        10, ge=0, le=200, description="Most earlier turns (user + assistant) fed back to the model."
+    )
+    chat_history_tokens: int = Field(
+        2000, ge=0, le=100_000, description="Token budget for the history fed back to the model."
+    )
+    chat_max_message_chars: int = Field(
+        4000, ge=1, le=100_000, description="Longest accepted chat message, in characters."
+    )
 
     # --- accounts and auth (issue 5): add dashboard_api settings below this line ---
     jwt_secret: SecretStr | None = Field(
@@ -187,6 +267,67 @@ class Settings(BaseSettings):
         le=86400,
         description="A key's last_used_at is written at most once per this many seconds.",
     )
+
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Base URL browsers reach this server at, used in embed codes. Unset: the "
+        "URL the dashboard request came in on.",
+    )
+
+    rate_limit_key_per_minute: int = Field(
+        600, ge=0, description="Requests per minute per API key or user (0: no limit)."
+    )
+    rate_limit_ip_per_minute: int = Field(
+        120, ge=0, description="Requests per minute per visitor IP on widget keys (0: no limit)."
+    )
+    rate_limit_tenant_per_minute: int = Field(
+        3000, ge=0, description="Requests per minute per tenant, all credentials (0: no limit)."
+    )
+    rate_limit_auth_per_minute: int = Field(
+        20, ge=0, description="Sign-up, log-in and refresh attempts per minute per IP."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is "
+        "believed when finding a visitor's IP.",
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("PARLEY_REDIS_URL", "REDIS_URL"),
+        description="redis:// URL of a Redis shared by replicas for rate limits. Unset: "
+        "in-memory limits per server.",
+    )
+
+    external_jwt_issuer: str | None = Field(
+        None,
+        description="`iss` of an external identity provider whose JWTs are accepted (e.g. "
+        "https://<project>.supabase.co/auth/v1).",
+    )
+    external_jwt_audience: str = Field(
+        "authenticated", description="`aud` required in external JWTs (Supabase: authenticated)."
+    )
+    external_jwt_secret: SecretStr | None = Field(
+        None, description="HS256 shared secret of the external provider (Supabase JWT secret)."
+    )
+    external_jwks_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="JWKS URL of the external provider, for RS256/ES256 tokens.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not an IP address or CIDR") from None
+        return value
 
     @field_validator("jwt_secret")
     @classmethod

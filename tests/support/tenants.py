@@ -17,6 +17,7 @@ from argon2 import PasswordHasher, Type
 
 from dashboard_api import accounts
 from dashboard_api.key_management import create_publishable_key, create_secret_key
+from dashboard_api.origins import normalise_origin
 from dashboard_api.passwords import Passwords
 from dashboard_api.repositories import bots, signing_secrets
 from dashboard_api.services import build_services
@@ -78,7 +79,12 @@ async def create_tenant(
             conn, services, email=email, password=password, tenant_name=name, plan=plan
         )
         tenant_id = grant.tenant.id
-        bot = await bots.create(conn, tenant_id=tenant_id, name=bot_name)
+        bot = await bots.create(
+            conn,
+            tenant_id=tenant_id,
+            name=bot_name,
+            config={"allowed_origins": [normalise_origin(origin)]},
+        )
         secret_key = await create_secret_key(
             conn, tenant_id, name="test server", created_by=grant.user.id
         )
@@ -86,7 +92,6 @@ async def create_tenant(
             conn,
             tenant_id,
             bot_id=bot.id,
-            origins=[origin],
             name="test widget",
             created_by=grant.user.id,
         )

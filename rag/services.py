@@ -1,0 +1,95 @@
+"""The long-lived objects of the knowledge package, built once in the lifespan and injected."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+
+from rag.agent import AgentBrain
+from rag.conversations import ConversationStore
+from rag.embeddings import Embedder, HashingEmbedder, OpenAICompatibleEmbedder
+from rag.ingestion import IngestionService
+from rag.llm import chat_model
+from rag.offline import OfflineBrain
+from rag.retriever import RetrievalSettings, Retriever
+from rag.store import DocumentStore
+from voice_server.brain import Brain
+from voice_server.errors import InvalidInput
+from voice_server.settings import Settings
+
+_log = logging.getLogger("parley.rag")
+
+
+@dataclass
+class RagServices:
+    settings: Settings
+    embedder: Embedder
+    documents: DocumentStore
+    ingestion: IngestionService
+    retriever: Retriever
+    conversations: ConversationStore
+    brain: Brain
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    if settings.rag_embedder == "openai":
+        if not settings.rag_embedding_base_url:
+            raise InvalidInput("PARLEY_RAG_EMBEDDER=openai needs PARLEY_RAG_EMBEDDING_BASE_URL")
+        key = settings.rag_embedding_api_key
+        return OpenAICompatibleEmbedder(
+            base_url=settings.rag_embedding_base_url,
+            model=settings.rag_embedding_model,
+            api_key=key.get_secret_value() if key else None,
+            timeout_s=settings.llm_timeout_s,
+        )
+    return HashingEmbedder(384)
+
+
+def build_services(settings: Settings, pool: asyncpg.Pool) -> RagServices:
+    embedder = make_embedder(settings)
+    documents = DocumentStore(pool)
+    retriever = Retriever(
+        pool,
+        embedder,
+        RetrievalSettings(
+            top_k=settings.rag_top_k,
+            candidates=settings.rag_candidates,
+            min_score=settings.rag_min_score,
+        ),
+    )
+    model = chat_model(settings)
+    brain: Brain = (
+        OfflineBrain(retriever)
+        if model is None
+        else AgentBrain(model, retriever, f"{settings.llm_provider}:{settings.llm_model}")
+    )
+    return RagServices(
+        settings=settings,
+        embedder=embedder,
+        documents=documents,
+        ingestion=IngestionService(documents, embedder, settings),
+        retriever=retriever,
+        conversations=ConversationStore(pool),
+        brain=brain,
+    )
+
+
+@asynccontextmanager
+async def running(services: RagServices) -> AsyncIterator[RagServices]:
+    """Run the ingestion worker while the app serves; stop it (and requeue its work) on exit."""
+    worker = asyncio.create_task(services.ingestion.run(), name="rag-ingestion")
+    try:
+        yield services
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        close = getattr(services.embedder, "aclose", None)
+        if close is not None:
+            await close()

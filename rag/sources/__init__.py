@@ -1,0 +1,1 @@
+"""Where documents come from besides uploads: web pages and Google Drive folders."""

@@ -1,0 +1,202 @@
+"""Where voice sessions, turns and messages are written: a protocol, and its PostgreSQL form.
+
+Every statement is scoped by ``tenant_id`` (DESIGN principle 7). Only the bot lookup by id
+alone exists, for connections that name a bot before keys are required.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+from uuid import UUID
+
+import asyncpg
+
+from voice_server.brain import BotProfile
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    session_id: UUID
+    conversation_id: UUID
+
+
+@dataclass
+class TurnRow:
+    ordinal: int
+    user_message_id: UUID | None = None
+    assistant_message_id: UUID | None = None
+    speech_started_at: datetime | None = None
+    speech_ended_at: datetime | None = None
+    end_of_turn_wait_ms: float | None = None
+    stt_final_ms: float | None = None
+    llm_first_token_ms: float | None = None
+    first_clause_ms: float | None = None
+    tts_first_byte_ms: float | None = None
+    first_audio_ms: float | None = None
+    total_ms: float | None = None
+    played_ms: float | None = None
+    interrupted: bool = False
+
+
+Role = Literal["user", "assistant"]
+
+
+class VoiceStore(Protocol):
+    async def find_bot(self, bot_id: UUID, tenant_id: UUID | None = None) -> BotProfile | None: ...
+
+    async def start_session(
+        self, bot: BotProfile, transport: str, input_rate: int | None, output_rate: int | None
+    ) -> StoredSession: ...
+
+    async def add_message(
+        self,
+        tenant_id: UUID,
+        conversation_id: UUID,
+        role: Role,
+        content: str,
+        *,
+        interrupted: bool = False,
+        tokens_in: int | None = None,
+        tokens_out: int | None = None,
+    ) -> UUID: ...
+
+    async def add_turn(self, tenant_id: UUID, session_id: UUID, turn: TurnRow) -> UUID: ...
+
+    async def end_session(
+        self,
+        tenant_id: UUID,
+        session: StoredSession,
+        reason: str,
+        audio_in_s: float,
+        audio_out_s: float,
+    ) -> None: ...
+
+
+class PgVoiceStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def find_bot(self, bot_id: UUID, tenant_id: UUID | None = None) -> BotProfile | None:
+        row = await self._pool.fetchrow(
+            """SELECT id, tenant_id, name, system_prompt, greeting, language, config
+               FROM bots WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)""",
+            bot_id,
+            tenant_id,
+        )
+        if row is None:
+            return None
+        config = row["config"]
+        if isinstance(config, str):
+            config = json.loads(config)
+        return BotProfile(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            name=row["name"],
+            system_prompt=row["system_prompt"],
+            greeting=row["greeting"],
+            language=row["language"],
+            config=dict(config or {}),
+        )
+
+    async def start_session(
+        self, bot: BotProfile, transport: str, input_rate: int | None, output_rate: int | None
+    ) -> StoredSession:
+        async with self._pool.acquire() as conn, conn.transaction():
+            conversation_id = await conn.fetchval(
+                """INSERT INTO conversations (tenant_id, bot_id, channel)
+                   VALUES ($1, $2, 'voice') RETURNING id""",
+                bot.tenant_id,
+                bot.id,
+            )
+            session_id = await conn.fetchval(
+                """INSERT INTO voice_sessions (tenant_id, bot_id, conversation_id, transport,
+                       input_sample_rate, output_sample_rate)
+                   VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
+                bot.tenant_id,
+                bot.id,
+                conversation_id,
+                transport,
+                input_rate,
+                output_rate,
+            )
+        return StoredSession(session_id, conversation_id)
+
+    async def add_message(
+        self,
+        tenant_id: UUID,
+        conversation_id: UUID,
+        role: Role,
+        content: str,
+        *,
+        interrupted: bool = False,
+        tokens_in: int | None = None,
+        tokens_out: int | None = None,
+    ) -> UUID:
+        message_id: UUID = await self._pool.fetchval(
+            """INSERT INTO messages (tenant_id, conversation_id, role, content, interrupted,
+                   tokens_in, tokens_out)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
+            tenant_id,
+            conversation_id,
+            role,
+            content,
+            interrupted,
+            tokens_in,
+            tokens_out,
+        )
+        return message_id
+
+    async def add_turn(self, tenant_id: UUID, session_id: UUID, turn: TurnRow) -> UUID:
+        turn_id: UUID = await self._pool.fetchval(
+            """INSERT INTO turns (tenant_id, voice_session_id, ordinal, user_message_id,
+                   assistant_message_id, speech_started_at, speech_ended_at, end_of_turn_wait_ms,
+                   stt_final_ms, llm_first_token_ms, first_clause_ms, tts_first_byte_ms,
+                   first_audio_ms, total_ms, played_ms, interrupted)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+               RETURNING id""",
+            tenant_id,
+            session_id,
+            turn.ordinal,
+            turn.user_message_id,
+            turn.assistant_message_id,
+            turn.speech_started_at,
+            turn.speech_ended_at,
+            turn.end_of_turn_wait_ms,
+            turn.stt_final_ms,
+            turn.llm_first_token_ms,
+            turn.first_clause_ms,
+            turn.tts_first_byte_ms,
+            turn.first_audio_ms,
+            turn.total_ms,
+            turn.played_ms,
+            turn.interrupted,
+        )
+        return turn_id
+
+    async def end_session(
+        self,
+        tenant_id: UUID,
+        session: StoredSession,
+        reason: str,
+        audio_in_s: float,
+        audio_out_s: float,
+    ) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """UPDATE voice_sessions SET ended_at = now(), end_reason = $3,
+                       audio_in_seconds = $4, audio_out_seconds = $5
+                   WHERE tenant_id = $1 AND id = $2""",
+                tenant_id,
+                session.session_id,
+                reason,
+                audio_in_s,
+                audio_out_s,
+            )
+            await conn.execute(
+                "UPDATE conversations SET ended_at = now() WHERE tenant_id = $1 AND id = $2",
+                tenant_id,
+                session.conversation_id,
+            )
