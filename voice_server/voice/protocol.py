@@ -15,7 +15,7 @@ from voice_server.voice.audio import SUPPORTED_RATES
 
 # The close-code table; docs/voice-protocol.md documents the same.
 CLOSE_NORMAL = 1000  # the client sent session.end, or the server finished the session
-CLOSE_GOING_AWAY = 1001  # the server is shutting down
+CLOSE_GOING_AWAY = 1001  # the server is shutting down (uvicorn may send 1012 instead)
 CLOSE_POLICY = 1008  # too many protocol errors in a row
 CLOSE_INTERNAL = 1011  # an unexpected server error; the session is over
 CLOSE_UNAUTHENTICATED = 4401  # the key is missing or wrong (once keys are required)

@@ -398,7 +398,7 @@ class VoiceSession:
             group.create_task(self._play(turn))
             if state.error is not None:
                 self._report("stt", state.error)
-                await clauses.put(_Clause(APOLOGY, apology=True))
+                await self._apologise(turn, clauses)
                 await clauses.put(None)
             elif not text:
                 turn.recorded = True  # nothing was understood: no turn, back to listening
@@ -447,13 +447,13 @@ class VoiceSession:
                 if exc.category == "transient" and attempt == 1 and not turn.text:
                     continue  # nothing was said yet, so a retry cannot repeat speech
                 self._report("llm", exc)
-                await clauses.put(_Clause(APOLOGY, apology=True))
+                await self._apologise(turn, clauses)
                 splitter = ClauseSplitter()
                 break
             except Exception:
                 _log.exception("the brain failed")
                 self._report_code("llm", "brain_failed", "the answer could not be produced")
-                await clauses.put(_Clause(APOLOGY, apology=True))
+                await self._apologise(turn, clauses)
                 splitter = ClauseSplitter()
                 break
         for clause in splitter.flush():
@@ -461,6 +461,10 @@ class VoiceSession:
         full = turn.done.text if turn.done and turn.done.text else "".join(turn.text)
         self.emit({"type": "assistant.done", "turn": turn.ordinal, "text": full})
         await clauses.put(None)
+
+    async def _apologise(self, turn: _Turn, clauses: asyncio.Queue[_Clause | None]) -> None:
+        turn.waterfall.mark("first_clause")
+        await clauses.put(_Clause(APOLOGY, apology=True))
 
     async def _speak(self, turn: _Turn, clauses: asyncio.Queue[_Clause | None]) -> None:
         while (clause := await clauses.get()) is not None:
@@ -540,7 +544,6 @@ class VoiceSession:
         if turn is None or turn.recorded:
             return
         playback = turn.pacer.stop(self._clock())
-        self._record(turn, playback, interrupted=True)
         if task is not None:
             task.cancel()
         self.turns.reply_finished()
@@ -553,6 +556,7 @@ class VoiceSession:
                     "played_ms": round(duration_ms(playback.played_samples * 2, self.output_rate)),
                 }
             )
+        self._record(turn, playback, interrupted=True)
 
     def _record_user(self, turn: _Turn, text: str) -> None:
         self._history.append(ChatMessage("user", text))
