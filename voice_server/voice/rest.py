@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -42,6 +42,7 @@ from voice_server.voice.providers.base import (
     ProviderError,
     ProviderRateLimited,
     TextToSpeech,
+    VoiceOptions,
 )
 from voice_server.voice.services import VoiceServices
 
@@ -124,11 +125,9 @@ def _provider_failed(exc: ProviderError) -> Exception:
     return ServiceUnavailable(f"{exc.provider} failed: {exc.detail}", code=exc.code)
 
 
-async def _synthesize(tts: TextToSpeech, text: str, rate: int, services: VoiceServices) -> bytes:
+async def _synthesize(tts: TextToSpeech, text: str, rate: int, options: VoiceOptions) -> bytes:
     try:
-        return b"".join(
-            [c async for c in tts.synthesize(text, sample_rate=rate, options=services.config.voice)]
-        )
+        return b"".join([c async for c in tts.synthesize(text, sample_rate=rate, options=options)])
     except ProviderError as exc:
         raise _provider_failed(exc) from None
 
@@ -174,8 +173,17 @@ class VoiceController(Controller):
         rate = data.sample_rate or voice_services.config.output_sample_rate
         if rate not in SUPPORTED_RATES:
             raise InvalidInput(f"sample_rate must be one of {sorted(SUPPORTED_RATES)}")
+        for value in (data.speed, data.pitch):
+            if value is not None and not 0.25 <= value <= 4.0:
+                raise InvalidInput("speed and pitch must be between 0.25 and 4")
+        options = replace(
+            voice_services.config.voice,
+            voice=data.voice or voice_services.config.voice.voice,
+            speed=data.speed or voice_services.config.voice.speed,
+            pitch=data.pitch or voice_services.config.voice.pitch,
+        )
         providers = voice_services.require_providers()
-        pcm = await _synthesize(providers.tts, text, rate, voice_services)
+        pcm = await _synthesize(providers.tts, text, rate, options)
         body = await asyncio.to_thread(encode, pcm, rate, data.format)
         return Response(body, media_type=MEDIA_TYPES[data.format])
 
@@ -232,7 +240,8 @@ class VoiceController(Controller):
             tokens_out=done.tokens_out if done else None,
         )
         rate = voice_services.config.output_sample_rate
-        pcm = await _synthesize(providers.tts, reply, rate, voice_services) if reply else b""
+        options = voice_services.config.for_bot(bot.config, bot.language).voice
+        pcm = await _synthesize(providers.tts, reply, rate, options) if reply else b""
         await store.end_session(
             bot.tenant_id, stored, "completed", audio.seconds, len(pcm) / 2 / rate
         )

@@ -146,3 +146,17 @@ async def test_chat_with_another_tenants_bot_is_404(
         headers=mine.secret_headers,
     )
     assert response.status_code == 404
+
+
+async def test_speak_honours_the_speed(http: httpx.AsyncClient, keys: dict[str, str]) -> None:
+    text = "Our opening hours are from nine to six on weekdays."
+    seconds = []
+    for speed in (1.0, 2.0):
+        response = await http.post(
+            "/v1/voice/speak", json={"text": text, "speed": speed}, headers=keys
+        )
+        assert response.status_code == 200, response.text
+        seconds.append((await asyncio.to_thread(decode, response.content, max_seconds=30)).seconds)
+    assert seconds[1] < seconds[0] * 0.75
+    bad = await http.post("/v1/voice/speak", json={"text": text, "speed": 9}, headers=keys)
+    assert bad.status_code == 400
