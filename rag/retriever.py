@@ -18,7 +18,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from rag.embeddings import Embedder
-from rag.store import vector_literal
+from rag.store import as_vector
 from voice_server.brain import Citation
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -133,7 +133,7 @@ class Retriever:
             await conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
             await conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(limit * 2, 1000))}")
             return await conn.fetch(
-                sql, vector_literal(embedding), tenant_id, self.embedder.model, bot_id, limit
+                sql, as_vector(embedding), tenant_id, self.embedder.model, bot_id, limit
             )
 
     async def _text(
