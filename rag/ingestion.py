@@ -80,7 +80,10 @@ class IngestionService:
         source_uri: str | None,
         title: str | None,
         metadata: dict[str, Any] | None = None,
+        default_title: str | None = None,
     ) -> Submitted:
+        """Queue ``data``; ``title`` is the owner's choice (kept), ``default_title`` a fallback
+        (a file name) that the document's own title replaces when it has one."""
         await self.check_bot(tenant_id, bot_id)
         mime = await self.precheck(data)
         digest = content_hash(data)
@@ -94,7 +97,7 @@ class IngestionService:
             bot_id=bot_id,
             source_kind=source_kind,
             source_uri=source_uri,
-            title=(title or source_uri or "Untitled").strip()[:500],
+            title=(title or default_title or source_uri or "Untitled").strip()[:500],
             mime_type=mime,
             content=data,
             content_hash=digest,

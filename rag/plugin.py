@@ -10,6 +10,8 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from rag.routes_chat import ChatController, chat_socket
+from rag.routes_documents import DocumentsController
 from rag.services import RagServices, build_services, running
 from voice_server.brain import Brain
 from voice_server.errors import ServiceUnavailable
@@ -47,7 +49,7 @@ def plugin(settings: Settings) -> PackagePlugin:
 
     return PackagePlugin(
         name="rag",
-        route_handlers=[],
+        route_handlers=[DocumentsController, ChatController, chat_socket],
         dependencies={
             "rag": Provide(provide_rag, sync_to_thread=False),
             "brain": Provide(provide_brain, sync_to_thread=False),
