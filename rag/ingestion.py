@@ -334,7 +334,9 @@ class IngestionService:
         self.wake()
 
     async def _reembed_loop(self) -> None:
-        """After a change of embedding model, re-embed old chunks in the background."""
+        """After a change of embedding model, re-embed old chunks in the background. New chunks
+        always carry the current model, so once none is left the loop ends until the next
+        start (a model change needs a restart)."""
         while True:
             try:
                 done = await self.reembed_batch()
@@ -342,8 +344,11 @@ class IngestionService:
                 raise
             except Exception:
                 _log.exception("re-embedding failed; retrying later")
-                done = 0
-            await asyncio.sleep(0 if done else 30)
+                await asyncio.sleep(30)
+                continue
+            if not done:
+                return
+            _log.info("re-embedded %d chunks with %s", done, self.embedder.model)
 
     async def reembed_batch(self) -> int:
         rows = await self.store.stale_chunks(self.embedder.model, REEMBED_BATCH)
