@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 from uuid import UUID
 
@@ -90,7 +90,7 @@ async def run_turn(
     bot: BotProfile,
     conversation_id: UUID,
     text: str,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Events of one turn; the last is ``done`` or ``error``."""
     tenant_id = principal.tenant_id
     settings = services.settings
@@ -119,6 +119,8 @@ async def run_turn(
                 case TextDelta(text=delta):
                     if first_token_ms is None:
                         first_token_ms = (time.perf_counter() - started) * 1000
+                        if services.metrics is not None:
+                            services.metrics.chat_first_token_seconds.observe(first_token_ms / 1000)
                     written.append(delta)
                     yield {"type": "delta", "text": delta}
                 case ToolCall(name=name, arguments=arguments):

@@ -19,6 +19,7 @@ from uuid import UUID
 from rag.chunker import chunk_blocks
 from rag.embeddings import Embedder
 from rag.errors import IngestionError, TooManyPages
+from rag.metrics import RagMetrics
 from rag.parsers import PDF, parse, pdf_page_count, sniff
 from rag.sources.drive import DriveClient, DriveFile
 from rag.sources.drive_sync import DriveSource, DriveSourceStore, content_hash, sync_folder
@@ -46,6 +47,7 @@ class IngestionService:
         self.drive_sources = DriveSourceStore(store.pool)
         self.embedder = embedder
         self.settings = settings
+        self.metrics: RagMetrics | None = None
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -266,11 +268,19 @@ class IngestionService:
             raise
         except ParleyError as exc:
             await self.store.mark_failed(document, exc.detail)
+            self._count("failed")
         except Exception as exc:
             _log.exception("document %s failed", document.id)
             await self.store.mark_failed(
                 document, f"unexpected error while processing ({type(exc).__name__})"
             )
+            self._count("failed")
+        else:
+            self._count("ready")
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.documents_processed.labels(outcome).inc()
 
     async def _sync_drive(self, source: DriveSource, credentials: dict[str, Any]) -> None:
         async with DriveClient(

@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from rag.metrics import RagMetrics
 from rag.routes_chat import ChatController, chat_socket
 from rag.routes_documents import DocumentsController
 from rag.services import RagServices, build_services, running
@@ -37,6 +38,7 @@ def plugin(settings: Settings) -> PackagePlugin:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         services = build_services(settings, app.state.database.pool)
+        services.attach_metrics(RagMetrics.register(app.state.metrics))
         async with running(services):
             app.state.rag = services
             # The voice pipeline takes the same brain from app.state.

@@ -95,8 +95,11 @@ class ChatController(Controller):
                              "tool_calls": tool_calls})  # fmt: skip
 
         async def body() -> AsyncIterator[bytes]:
-            async for event in turn:
-                yield _sse(event)
+            # Closing the stream (client gone) closes the turn: the model stops and what was
+            # written so far is stored as an interrupted reply.
+            async with contextlib.aclosing(turn) as events:
+                async for event in events:
+                    yield _sse(event)
 
         return Stream(
             body(),

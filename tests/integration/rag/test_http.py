@@ -148,6 +148,9 @@ async def test_generated_documents_answer_a_question_over_sse_with_the_right_cit
     ).json()
     assert listing["items"][0]["id"] == conversation
     assert listing["items"][0]["message_count"] == 2
+    metrics = (await api.get("/metrics")).text
+    assert 'parley_rag_documents_processed_total{outcome="ready"} 4.0' in metrics
+    assert "parley_chat_first_token_seconds_count 1.0" in metrics
 
 
 async def test_json_chat_feeds_history_back(
@@ -331,3 +334,37 @@ async def test_websocket_chat_streams_and_can_cancel(
         assert events[-1]["citations"][0]["document_id"] == doc["id"]
         await ws.send(json.dumps({"type": "hello"}))
         assert json.loads(await ws.recv())["type"] == "error"
+
+
+async def test_a_client_leaving_mid_answer_keeps_the_partial_reply(
+    api: httpx.AsyncClient, owner: TenantKeys, groq: tuple[FakeGroq, str]
+) -> None:
+    from tests.fakes.groq_chat import LatencyProfile, Text
+
+    fake, _ = groq
+    fake.latency = LatencyProfile(tokens_per_s=20)
+    fake.script = [Text(" ".join(f"word{i}" for i in range(400)))]
+    conversation = None
+    async with api.stream(
+        "POST", f"/v1/bots/{owner.bot_id}/chat", json={"message": "Tell me everything"},
+        headers=owner.secret_headers,
+    ) as response:  # fmt: skip
+        async for line in response.aiter_lines():
+            if line.startswith("data: ") and "conversation_id" in line:
+                conversation = json.loads(line[6:])["conversation_id"]
+            if line == "event: delta":
+                break  # the visitor closes the tab
+    assert conversation is not None
+    for _ in range(200):
+        transcript = (
+            await api.get(
+                f"/v1/bots/{owner.bot_id}/conversations/{conversation}", headers=owner.user_headers
+            )
+        ).json()
+        if len(transcript["messages"]) == 2:
+            break
+        await asyncio.sleep(0.05)
+    user, assistant = transcript["messages"]
+    assert user["content"] == "Tell me everything"
+    assert assistant["interrupted"] is True
+    assert assistant["content"].startswith("word0")
