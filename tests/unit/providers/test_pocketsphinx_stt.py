@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,12 +15,11 @@ from voice_server.voice.providers.base import (
 from voice_server.voice.providers.pocketsphinx_stt import PocketsphinxSTT
 
 
-@pytest.fixture(scope="module")
-def stt() -> Iterator[PocketsphinxSTT]:
-    # One pool for the module: starting worker processes is the slow part.
+@pytest.fixture
+async def stt() -> AsyncIterator[PocketsphinxSTT]:
     provider = PocketsphinxSTT(workers=2)
     yield provider
-    asyncio.run(provider.aclose())
+    await provider.aclose()
 
 
 def test_is_a_speech_to_text_provider() -> None:
@@ -88,3 +87,37 @@ async def test_the_event_loop_keeps_running_while_decoding(stt: PocketsphinxSTT)
     # Had the decode held the loop (or the GIL), these sleeps would only end after it.
     assert not decoding.done()
     assert "hours" in (await decoding).text.split()
+
+
+async def test_a_dead_decoder_process_is_replaced(
+    stt: PocketsphinxSTT, opening_hours_speech: bytes
+) -> None:
+    await stt.check()
+    for worker in stt._idle:
+        worker.process.kill()
+        await worker.process.wait()
+    with pytest.raises(ProviderUnavailable, match="died"):
+        await stt.transcribe(opening_hours_speech, 16_000)
+    assert "hours" in (await stt.transcribe(opening_hours_speech, 16_000)).text.split()
+
+
+async def test_closing_stops_every_decoder_process(opening_hours_speech: bytes) -> None:
+    stt = PocketsphinxSTT(workers=2)
+    await asyncio.gather(*(stt.transcribe(opening_hours_speech, 16_000) for _ in range(2)))
+    processes = [worker.process for worker in stt._idle]
+    assert len(processes) == 2
+    await stt.aclose()
+    assert all(process.returncode is not None for process in processes)
+
+
+async def test_a_cancelled_call_leaves_the_provider_usable(
+    stt: PocketsphinxSTT, opening_hours_speech: bytes
+) -> None:
+    long_speech = await speak("hello world, the opening hours are nine to five. " * 3)
+    await stt.check()
+    decoding = asyncio.ensure_future(stt.transcribe(long_speech, 16_000))
+    await asyncio.sleep(0.05)
+    decoding.cancel()  # the caller hung up mid-decode
+    with pytest.raises(asyncio.CancelledError):
+        await decoding
+    assert "hours" in (await stt.transcribe(opening_hours_speech, 16_000)).text.split()

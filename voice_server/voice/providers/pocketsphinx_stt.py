@@ -1,74 +1,80 @@
 """Offline speech-to-text: pocketsphinx with the en-US model bundled in its wheel.
 
 Decoding is CPU-bound and pocketsphinx holds the GIL while it decodes (seconds for a long
-utterance), so a worker *thread* would stall the event loop and every other session with it.
-Decoding therefore runs in a small pool of worker processes owned by the provider, one decoder
-per process, loaded once (about half a second) when the process starts. Concurrent calls
-beyond the pool size queue up. A crashed worker process is replaced on the next call.
+utterance), so a worker *thread* would stall the event loop and every session with it. Each
+decoder therefore lives in a worker process of its own (``_sphinx_worker``), started on first
+use (the model takes about half a second to load) and kept; the provider owns at most
+``workers`` of them, and calls beyond that wait for a free one. Plain subprocesses over pipes
+rather than multiprocessing: nothing depends on how the main module was started.
+
+A worker that dies is dropped and a fresh one starts on the next call. A call cancelled in the
+middle of a decode kills its worker (the answer would arrive out of step otherwise).
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Final, TypeVar
+import contextlib
+import sys
+from typing import Final
 
-import numpy as np
-from pocketsphinx import Decoder  # type: ignore[import-untyped]
-
-from voice_server.voice.providers._pcm import resample, seconds
+from voice_server.voice.providers._pcm import seconds
+from voice_server.voice.providers._sphinx_worker import HEADER, LENGTH
 from voice_server.voice.providers.base import ProviderBadRequest, ProviderUnavailable, Transcript
 from voice_server.voice.providers.health import ProviderHealth, probe
 
 NAME: Final = "pocketsphinx"
-T = TypeVar("T")
-MODEL_RATE: Final = 16_000  # the bundled acoustic model's sample rate
-# Digital silence (runs of exact zeros, as synthesized or padded audio has) upsets pocketsphinx's
-# features; noise far below a microphone's own floor (about -78 dBFS) avoids that, deterministic.
-_DITHER_AMPLITUDE: Final = 4
-# The decoder recognises the first and last words far better with some silence around them,
-# and VAD chunks are cut tight.
-_EDGE_SILENCE: Final = b"\0\0" * (MODEL_RATE * 3 // 10)
+_WORKER_MODULE: Final = "voice_server.voice.providers._sphinx_worker"
 
 
-def _dither(pcm16: bytes) -> bytes:
-    samples = np.frombuffer(pcm16, dtype="<i2").astype(np.int32)
-    noise = np.random.default_rng(0).integers(
-        -_DITHER_AMPLITUDE, _DITHER_AMPLITUDE + 1, size=samples.size
-    )
-    return np.clip(samples + noise, -32768, 32767).astype("<i2").tobytes()
+class _Worker:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
 
-
-# The decoder of this worker process (set by _start_worker; unused in the server process).
-_worker_decoder: Decoder | None = None
-
-
-def _start_worker() -> None:
-    global _worker_decoder
-    _worker_decoder = Decoder(loglevel="FATAL")
-
-
-def _decode(pcm16: bytes, sample_rate: int) -> str:  # in a worker process
-    decoder = _worker_decoder
-    if decoder is None:
-        raise RuntimeError("worker process has no decoder")
-    audio = pcm16 if sample_rate == MODEL_RATE else resample(pcm16, sample_rate, MODEL_RATE)
-    decoder.start_utt()
-    try:
-        decoder.process_raw(
-            _dither(_EDGE_SILENCE + audio + _EDGE_SILENCE), no_search=False, full_utt=True
+    @classmethod
+    async def start(cls) -> _Worker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            _WORKER_MODULE,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
-    finally:
-        decoder.end_utt()
-    hypothesis = decoder.hyp()
-    return hypothesis.hypstr if hypothesis is not None else ""
+        worker = cls(process)
+        try:
+            assert process.stdout is not None
+            if await process.stdout.readexactly(1) != b"R":
+                raise ProviderUnavailable(NAME, "decoder process sent no ready signal")
+        except BaseException:
+            await worker.kill()
+            raise
+        return worker
 
+    async def decode(self, pcm16: bytes, sample_rate: int) -> str:
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None
+        assert stdout is not None
+        stdin.write(HEADER.pack(sample_rate, len(pcm16)) + pcm16)
+        await stdin.drain()
+        status = await stdout.readexactly(1)
+        (size,) = LENGTH.unpack(await stdout.readexactly(LENGTH.size))
+        message = (await stdout.readexactly(size)).decode("utf-8")
+        if status != b"0":
+            raise ProviderUnavailable(NAME, f"decode failed: {message}")
+        return message
 
-def _ready() -> bool:  # in a worker process
-    return _worker_decoder is not None
+    async def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), timeout=2.0)
+        except TimeoutError:
+            await self.kill()
+
+    async def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        await self.process.wait()
 
 
 class PocketsphinxSTT:
@@ -80,34 +86,34 @@ class PocketsphinxSTT:
     name = NAME
 
     def __init__(self, *, workers: int = 2) -> None:
-        self._workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._idle: list[_Worker] = []
+        self._slots = asyncio.Semaphore(workers)
         self._closed = False
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._closed:
-            raise ProviderUnavailable(NAME, "provider closed")
-        if self._pool is None:
-            # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
-            self._pool = ProcessPoolExecutor(
-                max_workers=self._workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-            )
-        return self._pool
+    async def _decode(self, pcm16: bytes, sample_rate: int) -> str:
+        async with self._slots:
+            if self._closed:
+                raise ProviderUnavailable(NAME, "provider closed")
+            worker = self._idle.pop() if self._idle else await _start_worker()
+            try:
+                text = await worker.decode(pcm16, sample_rate)
+            except ProviderUnavailable:
+                await self._release(worker)  # the worker answered: it is still in step
+                raise
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                await worker.kill()
+                raise ProviderUnavailable(NAME, "decoder process died") from exc
+            except BaseException:  # cancelled mid-decode: its answer would come out of step
+                await asyncio.shield(worker.kill())
+                raise
+            await self._release(worker)
+            return text
 
-    async def _run(self, function: Callable[..., T], *args: object) -> T:
-        pool = self._executor()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
-        except BrokenProcessPool as exc:
-            # A worker died (killed, out of memory): start a fresh pool on the next call.
-            if self._pool is pool:
-                self._pool = None
-                pool.shutdown(wait=False, cancel_futures=True)
-            raise ProviderUnavailable(NAME, "decoder process died") from exc
-        except RuntimeError as exc:  # pocketsphinx reports model and decode failures so
-            raise ProviderUnavailable(NAME, str(exc)) from exc
+    async def _release(self, worker: _Worker) -> None:
+        if self._closed:  # closed while this call decoded: the worker ends with it
+            await worker.stop()
+        else:
+            self._idle.append(worker)
 
     async def transcribe(
         self, pcm16: bytes, sample_rate: int, *, language: str | None = None
@@ -123,21 +129,30 @@ class PocketsphinxSTT:
         duration = seconds(pcm16, sample_rate)
         if not pcm16:
             return Transcript(text="", language="en", audio_seconds=0.0)
-        text = await self._run(_decode, pcm16, sample_rate)
+        text = await self._decode(pcm16, sample_rate)
         return Transcript(text=text, language="en", audio_seconds=duration)
 
     async def check(self) -> ProviderHealth:
-        """Starts a worker process, which loads the model."""
-        return await probe("stt", NAME, self._load, local=True, timeout_s=60.0)
+        """Starts a decoder process (the model loads) unless one is already idle."""
+        return await probe("stt", NAME, self._warm, local=True, timeout_s=60.0)
 
-    async def _load(self) -> None:
-        await self._run(_ready)
+    async def _warm(self) -> None:
+        async with self._slots:
+            if self._closed:
+                raise ProviderUnavailable(NAME, "provider closed")
+            if not self._idle:
+                self._idle.append(await _start_worker())
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            # Running decodes finish (they cannot be interrupted); queued ones are dropped.
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(worker.stop() for worker in idle))
+
+
+async def _start_worker() -> _Worker:
+    try:
+        return await _Worker.start()
+    except (OSError, asyncio.IncompleteReadError) as exc:
+        raise ProviderUnavailable(NAME, f"decoder process cannot start: {exc}") from exc
