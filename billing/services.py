@@ -7,6 +7,9 @@ it through the ``quota`` (app-wide) and ``billing`` (billing routes) dependencie
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +17,8 @@ from datetime import timedelta
 
 import asyncpg
 
+from billing.metering import MeterReporter
+from billing.metrics import BillingMetrics
 from billing.plans import PlanCatalog, load_plans
 from billing.quota import QuotaService
 from billing.stripe_billing import StripeBilling
@@ -21,6 +26,8 @@ from billing.stripe_client import open_stripe
 from billing.webhooks import WebhookProcessor
 from voice_server.errors import ServiceUnavailable
 from voice_server.settings import Settings
+
+_log = logging.getLogger("parley.billing")
 
 
 def stripe_configured(settings: Settings) -> bool:
@@ -52,6 +59,7 @@ class BillingServices:
     quota: QuotaService
     stripe: StripeBilling | None = None
     webhooks: WebhookProcessor | None = None
+    reporter: MeterReporter | None = None
 
     @property
     def default_plan(self) -> str:
@@ -75,11 +83,17 @@ class BillingServices:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[BillingServices]:
+async def open_services(
+    settings: Settings, pool: asyncpg.Pool, metrics: BillingMetrics | None = None
+) -> AsyncIterator[BillingServices]:
     catalog = load_catalog(settings)
     default = default_plan_id(settings)
     quota = QuotaService(
-        pool, catalog, default_plan=default, subscriptions_enabled=stripe_configured(settings)
+        pool,
+        catalog,
+        default_plan=default,
+        subscriptions_enabled=stripe_configured(settings),
+        metrics=metrics,
     )
     services = BillingServices(settings=settings, catalog=catalog, quota=quota)
     if settings.stripe_webhook_secret is not None:
@@ -90,9 +104,38 @@ async def open_services(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
             tolerance_s=settings.stripe_webhook_tolerance_s,
             default_plan=default,
             grace=timedelta(days=settings.billing_grace_period_days),
+            metrics=metrics,
         )
     async with AsyncExitStack() as stack:
         if stripe_configured(settings):
             client = await stack.enter_async_context(open_stripe(settings))
             services.stripe = StripeBilling(client, pool, catalog, settings, default_plan=default)
+            services.reporter = MeterReporter(
+                pool,
+                client,
+                catalog,
+                batch_size=settings.billing_meter_batch_size,
+                interval_s=settings.billing_meter_interval_s,
+                max_backoff_s=settings.billing_meter_max_backoff_s,
+                default_plan=default,
+                metrics=metrics,
+            )
+            worker = asyncio.create_task(_run_reporter(services.reporter), name="usage-outbox")
+            stack.push_async_callback(_stop, worker)
         yield services
+
+
+async def _run_reporter(reporter: MeterReporter) -> None:
+    try:
+        await reporter.run()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        _log.exception("the usage outbox worker stopped; usage stays queued until a restart")
+        raise
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task

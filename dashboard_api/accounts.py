@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 from uuid import UUID
 
+import asyncpg
+
 from dashboard_api.auth_sessions import SessionGrant, end_all_sessions, start_session
+from dashboard_api.external_identity import ExternalClaims
 from dashboard_api.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from dashboard_api.repositories import tenants, users
 from dashboard_api.repositories.tenants import TenantRow
@@ -135,3 +139,36 @@ async def change_password(
         await users.set_password_hash(conn, tenant_id, user_id, new_hash)
         await end_all_sessions(conn, tenant_id, user_id, "password_changed")
         return await start_session(conn, services, tenant, user, user_agent=user_agent)
+
+
+async def external_user(conn: Connection, claims: ExternalClaims) -> UserRow:
+    """The user behind an external identity; its first visit provisions a tenant it owns."""
+    found = await users.find_by_external(conn, claims.issuer, claims.subject)
+    if found is not None:
+        return found
+    host = urlsplit(claims.issuer).hostname or "external"
+    email = claims.email or f"{claims.subject.lower()[:64]}@{host}"
+    try:
+        email = normalise_email(email)
+    except InvalidInput:
+        email = f"user@{host}"
+    tenant_name = claims.name or email.split("@", 1)[0]
+    try:
+        async with conn.transaction():
+            tenant = await tenants.create(conn, name=tenant_name[:200])
+            return await users.create(
+                conn,
+                tenant_id=tenant.id,
+                email=email,
+                role="owner",
+                password_hash=None,
+                display_name=claims.name,
+                external_issuer=claims.issuer,
+                external_subject=claims.subject,
+            )
+    except asyncpg.UniqueViolationError:
+        # A concurrent first request provisioned it: use that one.
+        found = await users.find_by_external(conn, claims.issuer, claims.subject)
+        if found is None:
+            raise
+        return found

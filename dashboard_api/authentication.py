@@ -15,8 +15,13 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.types import Scope
 
+from dashboard_api import accounts
+from dashboard_api.client_ip import client_ip
+from dashboard_api.external_identity import unverified_issuer
 from dashboard_api.keys import key_matches, looks_like_key, parse_key
 from dashboard_api.origins import origin_allowed
+from dashboard_api.rate_limit_headers import remember
+from dashboard_api.ratelimit import Decision
 from dashboard_api.repositories import api_keys, sessions
 from dashboard_api.repositories.api_keys import ApiKeyRow
 from dashboard_api.roles import scopes_for_role
@@ -24,7 +29,7 @@ from dashboard_api.services import DashboardServices
 from dashboard_api.tokens import AccessClaims
 from voice_server.db import Database
 from voice_server.db.types import Connection
-from voice_server.errors import Forbidden, Unauthenticated
+from voice_server.errors import Forbidden, RateLimited, Unauthenticated
 from voice_server.principal import Principal
 
 _NO_CREDENTIALS = (
@@ -39,8 +44,44 @@ async def provide_principal(
     database: NamedDependency[Database],
     dashboard_services: NamedDependency[DashboardServices],
 ) -> Principal:
-    """The app-wide ``principal`` dependency (HTTP routes and WebSocket handshakes alike)."""
-    return await authenticate(ASGIConnection(scope), database, dashboard_services)
+    """The app-wide ``principal`` dependency (HTTP routes and WebSocket handshakes alike):
+    authenticates, then counts the request against the caller's rate limits."""
+    connection: ASGIConnection = ASGIConnection(scope)
+    principal = await authenticate(connection, database, dashboard_services)
+    await enforce_rate_limits(connection, principal, dashboard_services)
+    return principal
+
+
+def visitor_ip(connection: ASGIConnection, services: DashboardServices) -> str:
+    peer = connection.client.host if connection.client else None
+    return client_ip(peer, connection.headers.get("x-forwarded-for"), services.trusted_proxies)
+
+
+async def enforce_rate_limits(
+    connection: ASGIConnection, principal: Principal, services: DashboardServices
+) -> None:
+    subject = principal.key_id or principal.user_id
+    buckets = [("key", str(subject)), ("tenant", str(principal.tenant_id))]
+    if principal.kind == "publishable_key":
+        # The visitor first: a refused visitor must not eat into the key's shared budget.
+        buckets.insert(0, ("ip", visitor_ip(connection, services)))
+    await _check(connection, services, buckets)
+
+
+async def enforce_auth_rate_limit(connection: ASGIConnection, services: DashboardServices) -> None:
+    """Sign-up, log-in and refresh: counted per IP, before any password is checked."""
+    await _check(connection, services, [("auth", visitor_ip(connection, services))])
+
+
+async def _check(
+    connection: ASGIConnection, services: DashboardServices, buckets: list[tuple[str, str]]
+) -> None:
+    try:
+        decision = await services.limiter.check(buckets)
+    except RateLimited as exc:
+        remember(connection.scope, Decision(False, exc.extensions["limit"], 0, exc.retry_after_s))
+        raise
+    remember(connection.scope, decision)
 
 
 async def authenticate(
@@ -111,6 +152,16 @@ async def _publishable_key(
 
 
 async def _user_token(conn: Connection, services: DashboardServices, token: str) -> Principal:
+    external = services.external
+    if external is not None and unverified_issuer(token) == external.issuer:
+        user = await accounts.external_user(conn, await external.verify(token))
+        return Principal(
+            tenant_id=user.tenant_id,
+            kind="user",
+            user_id=user.id,
+            role=user.role,
+            scopes=scopes_for_role(user.role),
+        )
     claims = services.tokens.verify(token)
     active = await sessions.get_active(conn, claims.tenant_id, claims.session_id, claims.user_id)
     if active is None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from litestar import Router
 from litestar.di import Provide
 
+from dashboard_api.api.analytics import feedback, tenant_analytics
 from dashboard_api.api.auth import AuthController
 from dashboard_api.api.bots import BotsController
+from dashboard_api.api.conversations import ConversationsController
 from dashboard_api.api.keys import KeysController
 from dashboard_api.api.me import whoami
+from dashboard_api.api.members import InvitationsController, MembersController
+from dashboard_api.api.usage import usage
 from dashboard_api.authentication import provide_principal
+from dashboard_api.rate_limit_headers import rate_limit_headers_middleware
 from dashboard_api.services import lifespan, provide_services
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
@@ -17,7 +23,24 @@ from voice_server.settings import Settings
 def plugin(settings: Settings) -> PackagePlugin:
     return PackagePlugin(
         name="dashboard_api",
-        route_handlers=[AuthController, whoami, BotsController, KeysController],
+        route_handlers=[
+            Router(
+                path="/",
+                route_handlers=[
+                    AuthController,
+                    whoami,
+                    BotsController,
+                    KeysController,
+                    ConversationsController,
+                    tenant_analytics,
+                    feedback,
+                    MembersController,
+                    InvitationsController,
+                    usage,
+                ],
+                middleware=[rate_limit_headers_middleware],
+            )
+        ],
         dependencies={
             "dashboard_services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal),

@@ -5,19 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litestar import Litestar
 from litestar.datastructures import State
 
+from dashboard_api.client_ip import TrustedProxies, parse_networks
+from dashboard_api.external_identity import ExternalTokens
 from dashboard_api.key_usage import KeyUsage
 from dashboard_api.passwords import Passwords
+from dashboard_api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, Rule
 from dashboard_api.repositories import signing_secrets
 from dashboard_api.tokens import AccessTokens
 from voice_server.db.types import Connection
 from voice_server.errors import ServiceUnavailable
 from voice_server.plugin import Lifespan
-from voice_server.settings import Settings
+from voice_server.settings import Settings, SettingsError
 
 _log = logging.getLogger("parley.dashboard")
 STATE_KEY = "dashboard_services"
@@ -31,6 +34,43 @@ class DashboardServices:
     session_ttl_s: int = 30 * 86400
     allow_localhost_origins: bool = False
     public_url: str | None = None
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(MemoryStore(), {}))
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    external: ExternalTokens | None = None
+
+
+def rate_limit_rules(settings: Settings) -> dict[str, Rule]:
+    return {
+        "key": Rule("key", settings.rate_limit_key_per_minute, 60),
+        "ip": Rule("ip", settings.rate_limit_ip_per_minute, 60),
+        "tenant": Rule("tenant", settings.rate_limit_tenant_per_minute, 60),
+        "auth": Rule("auth", settings.rate_limit_auth_per_minute, 60),
+    }
+
+
+def rate_limit_store(settings: Settings) -> RateLimitStore:
+    if settings.redis_url is None:
+        return MemoryStore()
+    from dashboard_api.ratelimit_redis import RedisStore
+
+    return RedisStore(settings.redis_url.get_secret_value())
+
+
+def external_tokens(settings: Settings) -> ExternalTokens | None:
+    secret = settings.external_jwt_secret
+    if secret is None and settings.external_jwks_url is None:
+        return None
+    if not settings.external_jwt_issuer:
+        raise SettingsError(
+            "invalid settings:\n  PARLEY_EXTERNAL_JWT_ISSUER: required with an external JWT "
+            "secret or JWKS URL"
+        )
+    return ExternalTokens(
+        issuer=settings.external_jwt_issuer,
+        audience=settings.external_jwt_audience,
+        hs256_secret=secret.get_secret_value().encode() if secret else None,
+        jwks_url=settings.external_jwks_url,
+    )
 
 
 def build_services(
@@ -42,6 +82,9 @@ def build_services(
     allow_localhost_origins: bool = False,
     public_url: str | None = None,
     passwords: Passwords | None = None,
+    limiter: RateLimiter | None = None,
+    trusted_proxies: TrustedProxies | None = None,
+    external: ExternalTokens | None = None,
 ) -> DashboardServices:
     return DashboardServices(
         passwords=passwords or Passwords(),
@@ -50,6 +93,9 @@ def build_services(
         session_ttl_s=session_ttl_s,
         allow_localhost_origins=allow_localhost_origins,
         public_url=public_url,
+        limiter=limiter or RateLimiter(MemoryStore(), {}),
+        trusted_proxies=trusted_proxies or TrustedProxies(),
+        external=external,
     )
 
 
@@ -71,6 +117,7 @@ def lifespan(settings: Settings) -> Lifespan:
     async def dashboard_lifespan(app: Litestar) -> AsyncIterator[None]:
         async with app.state.database.pool.acquire() as conn:
             secret = await signing_secret(settings, conn)
+        limiter = RateLimiter(rate_limit_store(settings), rate_limit_rules(settings))
         app.state[STATE_KEY] = build_services(
             secret,
             access_token_ttl_s=settings.access_token_ttl_s,
@@ -78,11 +125,15 @@ def lifespan(settings: Settings) -> Lifespan:
             key_last_used_interval_s=settings.key_last_used_interval_s,
             allow_localhost_origins=settings.allow_localhost_origins,
             public_url=settings.public_url,
+            limiter=limiter,
+            trusted_proxies=parse_networks(settings.trusted_proxies),
+            external=external_tokens(settings),
         )
         try:
             yield
         finally:
             app.state[STATE_KEY] = None
+            await limiter.store.close()
 
     return dashboard_lifespan
 

@@ -275,6 +275,60 @@ class Settings(BaseSettings):
         "URL the dashboard request came in on.",
     )
 
+    rate_limit_key_per_minute: int = Field(
+        600, ge=0, description="Requests per minute per API key or user (0: no limit)."
+    )
+    rate_limit_ip_per_minute: int = Field(
+        120, ge=0, description="Requests per minute per visitor IP on widget keys (0: no limit)."
+    )
+    rate_limit_tenant_per_minute: int = Field(
+        3000, ge=0, description="Requests per minute per tenant, all credentials (0: no limit)."
+    )
+    rate_limit_auth_per_minute: int = Field(
+        20, ge=0, description="Sign-up, log-in and refresh attempts per minute per IP."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is "
+        "believed when finding a visitor's IP.",
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("PARLEY_REDIS_URL", "REDIS_URL"),
+        description="redis:// URL of a Redis shared by replicas for rate limits. Unset: "
+        "in-memory limits per server.",
+    )
+
+    external_jwt_issuer: str | None = Field(
+        None,
+        description="`iss` of an external identity provider whose JWTs are accepted (e.g. "
+        "https://<project>.supabase.co/auth/v1).",
+    )
+    external_jwt_audience: str = Field(
+        "authenticated", description="`aud` required in external JWTs (Supabase: authenticated)."
+    )
+    external_jwt_secret: SecretStr | None = Field(
+        None, description="HS256 shared secret of the external provider (Supabase JWT secret)."
+    )
+    external_jwks_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="JWKS URL of the external provider, for RS256/ES256 tokens.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not an IP address or CIDR") from None
+        return value
+
     @field_validator("jwt_secret")
     @classmethod
     def _jwt_secret_length(cls, value: SecretStr | None) -> SecretStr | None:

@@ -12,7 +12,7 @@ from litestar.params import JSONBody
 
 from dashboard_api import accounts, auth_sessions
 from dashboard_api.auth_sessions import SessionGrant
-from dashboard_api.authentication import access_claims
+from dashboard_api.authentication import access_claims, enforce_auth_rate_limit
 from dashboard_api.guards import require_user
 from dashboard_api.services import DashboardServices
 from voice_server.db import Database
@@ -102,6 +102,7 @@ class AuthController(Controller):
         database: NamedDependency[Database],
         dashboard_services: NamedDependency[DashboardServices],
     ) -> SessionOut:
+        await enforce_auth_rate_limit(request, dashboard_services)
         async with database.pool.acquire() as conn:
             grant = await accounts.sign_up(
                 conn,
@@ -122,6 +123,7 @@ class AuthController(Controller):
         database: NamedDependency[Database],
         dashboard_services: NamedDependency[DashboardServices],
     ) -> SessionOut:
+        await enforce_auth_rate_limit(request, dashboard_services)
         async with database.pool.acquire() as conn:
             grant = await accounts.log_in(
                 conn,
@@ -137,9 +139,11 @@ class AuthController(Controller):
     async def refresh(
         self,
         data: JSONBody[RefreshBody],
+        request: Request[Any, Any, Any],
         database: NamedDependency[Database],
         dashboard_services: NamedDependency[DashboardServices],
     ) -> SessionOut:
+        await enforce_auth_rate_limit(request, dashboard_services)
         async with database.pool.acquire() as conn:
             grant = await auth_sessions.refresh(conn, dashboard_services, data.refresh_token)
         return session_out(grant)

@@ -1,10 +1,26 @@
-"""What the voice pipeline contributes to the app (see voice_server.plugin)."""
+"""What the voice pipeline contributes to the app (see voice_server.plugin).
+
+The ``brain`` dependency (history + retrieval + language model) comes from ``rag``'s plugin;
+the speech providers from ``voice_server.voice.providers.factory`` (or ``providers_factory``).
+"""
 
 from __future__ import annotations
 
+from litestar.di import Provide
+
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
+from voice_server.voice.rest import VoiceController
+from voice_server.voice.services import ProvidersFactory, lifespan, provide_voice_services
+from voice_server.voice.ws import voice_socket
 
 
-def plugin(settings: Settings) -> PackagePlugin:
-    return PackagePlugin(name="voice")
+def plugin(settings: Settings, providers_factory: ProvidersFactory | None = None) -> PackagePlugin:
+    return PackagePlugin(
+        name="voice",
+        route_handlers=[voice_socket, VoiceController],
+        dependencies={
+            "voice_services": Provide(provide_voice_services, sync_to_thread=False),
+        },
+        lifespans=[lifespan(settings, providers_factory)],
+    )

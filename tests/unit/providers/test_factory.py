@@ -6,8 +6,10 @@ import pytest
 
 from tests.conftest import make_settings
 from voice_server.settings import SettingsError
+from voice_server.voice.providers.deepgram_tts import DeepgramTTS
 from voice_server.voice.providers.espeak_tts import DEFAULT_VOICE, EspeakTTS
-from voice_server.voice.providers.factory import build_offline_tts, build_stt, build_tts
+from voice_server.voice.providers.factory import build_fallback_tts, build_stt, build_tts
+from voice_server.voice.providers.groq_stt import GroqSTT
 from voice_server.voice.providers.pocketsphinx_stt import PocketsphinxSTT
 
 
@@ -56,6 +58,39 @@ def test_vendor_keys_are_read_under_their_usual_names(
 
 def test_offline_tts_fallback_ignores_a_cloud_voice(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, tts_voice="aura-2-thalia-en", deepgram_api_key="k")
-    fallback = build_offline_tts(settings)
+    fallback = build_fallback_tts(settings)
     assert isinstance(fallback, EspeakTTS)
     assert fallback.default_voice == DEFAULT_VOICE
+
+
+async def test_keys_switch_on_the_cloud_vendors(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path,
+        groq_api_key="gsk_test",
+        deepgram_api_key="dg_test",
+        stt_model="whisper-large-v3",
+        stt_language="de",
+        tts_voice="aura-2-apollo-en",
+    )
+    stt = build_stt(settings)
+    tts = build_tts(settings)
+    assert isinstance(stt, GroqSTT)
+    assert (stt.model, stt.language) == ("whisper-large-v3", "de")
+    assert isinstance(tts, DeepgramTTS)
+    assert tts.default_voice == "aura-2-apollo-en"
+    await stt.aclose()
+    await tts.aclose()
+
+
+async def test_an_explicit_offline_provider_wins_over_keys(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path,
+        groq_api_key="gsk_test",
+        deepgram_api_key="dg_test",
+        stt_provider="pocketsphinx",
+        tts_provider="espeak",
+    )
+    stt = build_stt(settings)
+    assert isinstance(stt, PocketsphinxSTT)
+    assert isinstance(build_tts(settings), EspeakTTS)
+    await stt.aclose()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from voice_server.settings import Settings, SettingsError
 from voice_server.voice.providers.base import SpeechToText, TextToSpeech
+from voice_server.voice.providers.deepgram_tts import DeepgramTTS
 from voice_server.voice.providers.espeak_tts import EspeakTTS
+from voice_server.voice.providers.groq_stt import GroqSTT
 from voice_server.voice.providers.pocketsphinx_stt import PocketsphinxSTT
 
 
@@ -31,7 +33,13 @@ def build_stt(settings: Settings) -> SpeechToText:
     if name == "groq":
         if settings.groq_api_key is None:
             raise SettingsError("PARLEY_STT_PROVIDER=groq needs GROQ_API_KEY")
-        raise SettingsError("PARLEY_STT_PROVIDER=groq is not available yet")
+        return GroqSTT(
+            api_key=settings.groq_api_key.get_secret_value(),
+            base_url=settings.groq_base_url,
+            model=settings.stt_model,
+            language=settings.stt_language,
+            timeout_s=settings.stt_timeout_s,
+        )
     return PocketsphinxSTT(workers=settings.stt_offline_workers)
 
 
@@ -41,11 +49,16 @@ def build_tts(settings: Settings) -> TextToSpeech:
     if name == "deepgram":
         if settings.deepgram_api_key is None:
             raise SettingsError("PARLEY_TTS_PROVIDER=deepgram needs DEEPGRAM_API_KEY")
-        raise SettingsError("PARLEY_TTS_PROVIDER=deepgram is not available yet")
-    return build_offline_tts(settings)
+        return DeepgramTTS(
+            api_key=settings.deepgram_api_key.get_secret_value(),
+            base_url=settings.deepgram_base_url,
+            default_voice=settings.tts_voice,
+            timeout_s=settings.tts_timeout_s,
+        )
+    return build_fallback_tts(settings)
 
 
-def build_offline_tts(settings: Settings) -> TextToSpeech:
+def build_fallback_tts(settings: Settings) -> TextToSpeech:
     """eSpeak NG: the default, and the fallback voice when the TTS vendor is down."""
     voice = settings.tts_voice if tts_provider_name(settings) == "espeak" else None
     return EspeakTTS(default_voice=voice)

@@ -1,0 +1,103 @@
+"""The voice package's long-lived parts, created in its lifespan and injected with ``Provide``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+
+from litestar import Litestar
+from litestar.datastructures import State
+
+from voice_server.errors import ServiceUnavailable
+from voice_server.settings import Settings
+from voice_server.voice.config import VoiceConfig
+from voice_server.voice.manager import SessionManager
+from voice_server.voice.providers import factory
+from voice_server.voice.providers.base import SpeechToText, TextToSpeech
+from voice_server.voice.store import PgVoiceStore, VoiceStore
+from voice_server.voice.waterfall import VoiceMetrics
+
+_log = logging.getLogger("parley.voice")
+
+
+@dataclass
+class Providers:
+    stt: SpeechToText
+    tts: TextToSpeech
+    # Speaks the apology when the TTS vendor itself fails (the offline voice); may be ``tts``.
+    fallback_tts: TextToSpeech | None = None
+
+
+ProvidersFactory = Callable[[Settings], Providers]
+
+
+@dataclass
+class VoiceServices:
+    settings: Settings
+    config: VoiceConfig
+    store: VoiceStore
+    metrics: VoiceMetrics
+    manager: SessionManager = field(default_factory=SessionManager)
+    providers: Providers | None = None
+    providers_error: str | None = None
+
+    def require_providers(self) -> Providers:
+        if self.providers is None:
+            raise ServiceUnavailable(f"speech providers are not available: {self.providers_error}")
+        return self.providers
+
+
+def default_providers(settings: Settings) -> Providers:
+    """The providers the settings select (offline pocketsphinx + eSpeak NG without keys); the
+    offline voice speaks the apology when the TTS vendor fails."""
+    return Providers(
+        stt=factory.build_stt(settings),
+        tts=factory.build_tts(settings),
+        fallback_tts=factory.build_offline_tts(settings),
+    )
+
+
+def lifespan(
+    settings: Settings, providers_factory: ProvidersFactory | None = None
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def voice_lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = VoiceServices(
+            settings=settings,
+            config=VoiceConfig.from_settings(settings),
+            store=PgVoiceStore(app.state.database.pool),
+            metrics=VoiceMetrics(app.state.metrics),
+        )
+        try:
+            services.providers = (providers_factory or default_providers)(settings)
+        except Exception as exc:  # the server still serves everything but voice
+            _log.error("speech providers unavailable: %s", exc)
+            services.providers_error = str(exc) or type(exc).__name__
+        app.state.voice = services
+        try:
+            yield
+        finally:
+            await services.manager.shutdown()
+            if services.providers is not None:
+                for provider in {
+                    id(p): p
+                    for p in (
+                        services.providers.stt,
+                        services.providers.tts,
+                        services.providers.fallback_tts,
+                    )
+                    if p is not None
+                }.values():
+                    await provider.aclose()
+            app.state.voice = None
+
+    return voice_lifespan
+
+
+def provide_voice_services(state: State) -> VoiceServices:
+    services: VoiceServices | None = state.get("voice")
+    if services is None:
+        raise ServiceUnavailable("the voice service is starting or stopping; retry shortly")
+    return services

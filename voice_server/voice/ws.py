@@ -1,0 +1,230 @@
+"""``WS /v1/voice/ws``: the thin WebSocket adapter around :class:`VoiceSession`.
+
+Binary frames carry PCM16 both ways, text frames JSON (docs/voice-protocol.md). Bad input gets a
+typed ``error`` event and the connection stays open; it closes only when going on makes no
+sense, with a code from :data:`voice_server.voice.protocol.CLOSE_CODES`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import SkipValidation
+
+from voice_server.brain import BotProfile, Brain
+from voice_server.principal import Principal
+from voice_server.voice.gate import resolve_principal
+from voice_server.voice.protocol import (
+    CLOSE_INTERNAL,
+    CLOSE_NORMAL,
+    CLOSE_POLICY,
+    CLOSE_START_TIMEOUT,
+    ProtocolViolation,
+    SessionEnd,
+    SessionStart,
+    check_audio,
+    error_event,
+    parse_text,
+)
+from voice_server.voice.services import VoiceServices
+from voice_server.voice.session import Engines, SessionOverflow, VoiceSession
+
+_log = logging.getLogger("parley.voice")
+
+START_TIMEOUT_S = 30.0
+MAX_ERRORS_IN_A_ROW = 20
+
+
+class _Closed(Exception):
+    """The client went away."""
+
+
+class _SocketOutbound:
+    def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
+        self._socket = socket
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        await self._socket.send_json(data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._socket.send_bytes(data)
+
+
+class VoiceConnection:
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], services: VoiceServices, brain: Brain | None
+    ) -> None:
+        self.socket = socket
+        self.services = services
+        self.brain = brain
+        self._errors_in_a_row = 0
+        self.principal: Principal | None = None
+
+    async def run(self) -> None:
+        await self.socket.accept()
+        try:
+            self.principal = await resolve_principal(self.socket)
+            started = await self._await_start()
+            if started is None:
+                return
+            start, bot = started
+            await self._converse(start, bot)
+        except _Closed:
+            return
+        except ProtocolViolation as exc:
+            await self._close_with(exc)
+
+    async def _receive(self) -> dict[str, Any]:
+        try:
+            message = await self.socket.receive()
+        except WebSocketDisconnect:
+            raise _Closed from None
+        if message["type"] == "websocket.disconnect":
+            raise _Closed
+        return dict(message)
+
+    async def _error(self, exc: ProtocolViolation) -> None:
+        self._errors_in_a_row += 1
+        await self.socket.send_json(exc.event())
+        if self._errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
+            raise ProtocolViolation(
+                "too_many_errors", "too many protocol errors in a row", close=CLOSE_POLICY
+            )
+
+    async def _close_with(self, exc: ProtocolViolation) -> None:
+        try:
+            await self.socket.send_json(exc.event())
+            await self.socket.close(exc.close or CLOSE_INTERNAL, exc.message[:120])
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+
+    async def _await_start(self) -> tuple[SessionStart, BotProfile] | None:
+        """Until a valid session.start: audio and other messages get typed errors."""
+        max_bytes = self.services.settings.voice_max_frame_bytes
+        while True:
+            try:
+                async with asyncio.timeout(START_TIMEOUT_S):
+                    message = await self._receive()
+            except TimeoutError:
+                raise ProtocolViolation(
+                    "start_timeout", "no session.start received", close=CLOSE_START_TIMEOUT
+                ) from None
+            try:
+                if message.get("bytes") is not None:
+                    check_audio(message["bytes"], started=False, channels=1, max_bytes=max_bytes)
+                    continue
+                parsed = parse_text(message.get("text") or "")
+                if isinstance(parsed, SessionEnd):
+                    await self.socket.close(CLOSE_NORMAL)
+                    return None
+                principal = self.principal
+                bot = await self.services.store.find_bot(
+                    parsed.bot_id, principal.tenant_id if principal else None
+                )
+                if bot is None or (principal is not None and not principal.may_use_bot(bot.id)):
+                    raise ProtocolViolation("bot_not_found", f"no bot {parsed.bot_id}")
+                if self.brain is None or self.services.providers is None:
+                    raise ProtocolViolation(
+                        "voice_unavailable",
+                        "voice conversations are not available on this server right now",
+                        close=CLOSE_INTERNAL,
+                    )
+                return parsed, bot
+            except ProtocolViolation as exc:
+                if exc.close is not None:
+                    raise
+                await self._error(exc)
+
+    async def _converse(self, start: SessionStart, bot: BotProfile) -> None:
+        services = self.services
+        providers = services.require_providers()
+        assert self.brain is not None
+        config = services.config.for_bot(bot.config, bot.language)
+        session = VoiceSession(
+            Engines(
+                stt=providers.stt,
+                tts=providers.tts,
+                brain=self.brain,
+                store=services.store,
+                metrics=services.metrics,
+                fallback_tts=providers.fallback_tts,
+            ),
+            config,
+            bot,
+            _SocketOutbound(self.socket),
+            input_rate=start.sample_rate,
+            channels=start.channels,
+            output_rate=start.output_sample_rate,
+        )
+        close_code = CLOSE_NORMAL
+        violation: ProtocolViolation | None = None
+        try:
+            async with services.manager.run(session):
+                try:
+                    await self._pump(session, start)
+                except _Closed:
+                    session.client_gone()
+                    session.end_reason = "client_disconnected"
+                    return
+                except ProtocolViolation as exc:
+                    violation = exc
+                except SessionOverflow as exc:
+                    session.end_reason = "overflow"
+                    session.emit(error_event("overflow", str(exc), fatal=True))
+                    close_code = CLOSE_INTERNAL
+        except* SessionOverflow:
+            close_code = CLOSE_INTERNAL
+        except* Exception:
+            _log.exception("voice session failed")
+            close_code = CLOSE_INTERNAL
+        if violation is not None:
+            await self._close_with(violation)
+            return
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await self.socket.close(close_code)
+
+    async def _pump(self, session: VoiceSession, start: SessionStart) -> None:
+        max_bytes = self.services.settings.voice_max_frame_bytes
+        while True:
+            message = await self._receive()
+            try:
+                data = message.get("bytes")
+                if data is not None:
+                    check_audio(data, started=True, channels=start.channels, max_bytes=max_bytes)
+                    session.feed_audio(data)
+                else:
+                    parsed = parse_text(message.get("text") or "")
+                    if isinstance(parsed, SessionEnd):
+                        session.end_reason = "client_ended"
+                        return
+                    raise ProtocolViolation(
+                        "session_already_started", "this connection already has a session"
+                    )
+                self._errors_in_a_row = 0
+            except ProtocolViolation as exc:
+                if exc.close is not None:
+                    raise
+                self._errors_in_a_row += 1
+                session.emit(exc.event())
+                if self._errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
+                    session.end_reason = "protocol_errors"
+                    raise ProtocolViolation(
+                        "too_many_errors", "too many protocol errors in a row", close=CLOSE_POLICY
+                    ) from exc
+
+
+@websocket("/v1/voice/ws")
+async def voice_socket(
+    socket: WebSocket[Any, Any, Any],
+    voice_services: NamedDependency[VoiceServices],
+    brain: NamedDependency[SkipValidation[Brain | None]] = None,
+) -> None:
+    """A voice conversation. Start it with a `session.start` text frame naming the bot and the
+    sample rates; then send PCM16 binary frames. See docs/voice-protocol.md."""
+    await VoiceConnection(socket, voice_services, brain).run()
