@@ -30,6 +30,7 @@ from rag.services import RagServices, build_services
 from tests.conftest import make_settings
 from tests.support.postgres import create_database, create_template, test_server, with_database
 from tests.unit.rag.documents import make_docx, make_html, make_markdown, make_pdf
+from voice_server.db.pool import create_pool
 
 DATA = Path(__file__).resolve().parent / "data" / "rag_eval.json"
 MODES = ("vector", "text", "hybrid")
@@ -42,7 +43,8 @@ async def bench_services(**overrides: Any) -> AsyncIterator[tuple[RagServices, a
         template = await create_template(admin_url)
         name = await create_database(admin_url, template=template)
         url = with_database(admin_url, name)
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
+        # The product's pool: pgvector's codec on every connection, as in the app.
+        pool = await create_pool(url, min_size=1, max_size=4, timeout_s=10)
         try:
             settings = make_settings(Path(tempfile.mkdtemp()), database_url=url, **overrides)
             yield build_services(settings, pool), pool

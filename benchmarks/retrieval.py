@@ -29,7 +29,7 @@ from rag.chunker import Chunk
 from rag.embeddings import STOPWORDS
 from rag.services import RagServices
 from rag.sources.drive_sync import content_hash
-from rag.store import vector_literal
+from rag.store import as_vector
 from tests.unit.rag.documents import make_pdf
 
 SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vo", "quel", "dor", "fen", "gri", "ul", "shan",
@@ -93,8 +93,8 @@ async def vector_plan(services: RagServices, pool: asyncpg.Pool, tenant_id: uuid
         rows = await conn.fetch(
             """EXPLAIN SELECT c.id FROM chunks c
                WHERE c.embedding_dim = 384 AND c.tenant_id = $2 AND c.embedding_model = $3
-               ORDER BY c.embedding::vector(384) <=> $1::text::vector(384) LIMIT 40""",
-            vector_literal(vector), tenant_id, services.embedder.model,
+               ORDER BY c.embedding::vector(384) <=> $1::vector(384) LIMIT 40""",
+            as_vector(vector), tenant_id, services.embedder.model,
         )  # fmt: skip
     return "\n".join(r[0] for r in rows)
 

@@ -20,7 +20,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from rag.embeddings import Embedder
 from rag.metrics import RagMetrics
-from rag.store import vector_literal
+from rag.store import as_vector
 from voice_server.brain import Citation
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -121,8 +121,7 @@ class Retriever:
         # The expression and predicate must match the partial index exactly for it to be used;
         # `dim` is an int we computed, safe to inline.
         expr = f"c.embedding::vector({dim})" if dim in INDEXED_DIMS else "c.embedding"
-        # Sent as text so that it works whether or not the pool registered pgvector's codec.
-        cast = f"::text::vector({dim})" if dim in INDEXED_DIMS else "::text::vector"
+        cast = f"::vector({dim})" if dim in INDEXED_DIMS else "::vector"
         sql = f"""
             SELECT * FROM (
                 SELECT c.id, c.document_id, c.content, c.metadata, d.title,
@@ -140,7 +139,7 @@ class Retriever:
             await conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
             await conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(limit * 2, 1000))}")
             return await conn.fetch(
-                sql, vector_literal(embedding), tenant_id, self.embedder.model, bot_id, limit
+                sql, as_vector(embedding), tenant_id, self.embedder.model, bot_id, limit
             )
 
     async def _text(

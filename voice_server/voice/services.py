@@ -55,7 +55,7 @@ def default_providers(settings: Settings) -> Providers:
     return Providers(
         stt=factory.build_stt(settings),
         tts=factory.build_tts(settings),
-        fallback_tts=factory.build_offline_tts(settings),
+        fallback_tts=factory.build_fallback_tts(settings),
     )
 
 
