@@ -25,9 +25,10 @@ import asyncpg
 import stripe
 
 from billing.catalog import METER_BY_KIND
+from billing.metrics import BillingMetrics
 from billing.plans import PlanCatalog
 from billing.stripe_client import retryable
-from billing.subscriptions import granted_plan
+from billing.subscriptions import granted_plan, mirror_lapsed_grace
 
 _log = logging.getLogger("parley.billing.metering")
 
@@ -71,7 +72,11 @@ class MeterReporter:
         batch_size: int,
         interval_s: float,
         max_backoff_s: float,
+        default_plan: str,
+        metrics: BillingMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
+        self._default_plan = default_plan
         self._pool = pool
         self._client = client
         self._catalog = catalog
@@ -81,11 +86,14 @@ class MeterReporter:
 
     async def run(self) -> None:
         """Report forever: every interval, at once while batches are full, backing off on
-        failures. Cancel the task to stop it."""
+        failures; also moves tenants whose grace period lapsed to the default plan in
+        ``tenants.plan``. Cancel the task to stop it."""
         failures = 0
         while True:
             try:
                 result = await self.report_once()
+                async with self._pool.acquire() as conn:
+                    await mirror_lapsed_grace(conn, self._default_plan)
             except (OSError, asyncpg.PostgresError) as exc:
                 _log.warning("usage outbox pass failed: %s", exc)
                 result = PassResult(retryable_failures=1)
@@ -141,6 +149,10 @@ class MeterReporter:
                     _describe(error),
                     None if transient else now + timedelta(seconds=self._max_backoff_s),
                 )
+        if self._metrics is not None:
+            for outcome in ("sent", "not_metered", "failed"):
+                if count := getattr(result, outcome):
+                    self._metrics.meter_events.labels(outcome).inc(count)
         if result.failed:
             _log.warning(
                 "usage outbox: %d meter events not delivered (%d retryable)",

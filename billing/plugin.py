@@ -12,8 +12,9 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from billing.metrics import BillingMetrics
 from billing.quota import QuotaService
-from billing.routes import StripeWebhookController, provide_billing
+from billing.routes import BillingController, StripeWebhookController, provide_billing
 from billing.services import open_services
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
@@ -26,7 +27,10 @@ def provide_quota(state: State) -> QuotaService:
 def plugin(settings: Settings) -> PackagePlugin:
     @asynccontextmanager
     async def billing_lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_services(settings, app.state.database.pool) as services:
+        # Registered once per app, even if its lifespan runs again.
+        metrics = app.state.get("billing_metrics") or BillingMetrics.register(app.state.metrics)
+        app.state.billing_metrics = metrics
+        async with open_services(settings, app.state.database.pool, metrics) as services:
             app.state.billing = services
             try:
                 yield
@@ -35,7 +39,7 @@ def plugin(settings: Settings) -> PackagePlugin:
 
     return PackagePlugin(
         name="billing",
-        route_handlers=[StripeWebhookController],
+        route_handlers=[BillingController, StripeWebhookController],
         dependencies={"quota": Provide(provide_quota, sync_to_thread=False)},
         lifespans=[billing_lifespan],
     )

@@ -22,6 +22,7 @@ from uuid import UUID
 
 import asyncpg
 
+from billing.metrics import BillingMetrics
 from billing.plans import LIMIT_NAMES, LimitName, OverageName, Plan, PlanCatalog
 from billing.subscriptions import granted_plan
 from voice_server.db.types import Connection
@@ -200,7 +201,9 @@ class QuotaService:
         *,
         default_plan: str,
         subscriptions_enabled: bool,
+        metrics: BillingMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._pool = pool
         self._catalog = catalog
         self._default = catalog.get(default_plan)
@@ -262,6 +265,8 @@ class QuotaService:
                 else allowance.used + needed > allowance.limit
             )
             if over:
+                if self._metrics is not None:
+                    self._metrics.quota_refusals.labels(allowance.limit_name).inc()
                 raise _exceeded(plan, allowance)
         return allowances[0]
 

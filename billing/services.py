@@ -18,6 +18,7 @@ from datetime import timedelta
 import asyncpg
 
 from billing.metering import MeterReporter
+from billing.metrics import BillingMetrics
 from billing.plans import PlanCatalog, load_plans
 from billing.quota import QuotaService
 from billing.stripe_billing import StripeBilling
@@ -82,11 +83,17 @@ class BillingServices:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[BillingServices]:
+async def open_services(
+    settings: Settings, pool: asyncpg.Pool, metrics: BillingMetrics | None = None
+) -> AsyncIterator[BillingServices]:
     catalog = load_catalog(settings)
     default = default_plan_id(settings)
     quota = QuotaService(
-        pool, catalog, default_plan=default, subscriptions_enabled=stripe_configured(settings)
+        pool,
+        catalog,
+        default_plan=default,
+        subscriptions_enabled=stripe_configured(settings),
+        metrics=metrics,
     )
     services = BillingServices(settings=settings, catalog=catalog, quota=quota)
     if settings.stripe_webhook_secret is not None:
@@ -97,6 +104,7 @@ async def open_services(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
             tolerance_s=settings.stripe_webhook_tolerance_s,
             default_plan=default,
             grace=timedelta(days=settings.billing_grace_period_days),
+            metrics=metrics,
         )
     async with AsyncExitStack() as stack:
         if stripe_configured(settings):
@@ -109,6 +117,8 @@ async def open_services(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
                 batch_size=settings.billing_meter_batch_size,
                 interval_s=settings.billing_meter_interval_s,
                 max_backoff_s=settings.billing_meter_max_backoff_s,
+                default_plan=default,
+                metrics=metrics,
             )
             worker = asyncio.create_task(_run_reporter(services.reporter), name="usage-outbox")
             stack.push_async_callback(_stop, worker)

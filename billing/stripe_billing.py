@@ -25,6 +25,9 @@ from voice_server.settings import Settings
 
 _log = logging.getLogger("parley.billing")
 
+# Subscription statuses after which the tenant may start a new Checkout.
+ENDED = frozenset({"canceled", "incomplete_expired"})
+
 
 @contextmanager
 def stripe_errors() -> Iterator[None]:
@@ -113,7 +116,7 @@ class StripeBilling:
     async def checkout(self, tenant_id: UUID, plan_id: str) -> dict[str, Any]:
         plan = self._sold_plan(plan_id)
         current = await self._current(tenant_id)
-        if current and current.stripe_subscription_id and current.status not in ("canceled",):
+        if current and current.stripe_subscription_id and current.status not in ENDED:
             raise Conflict(
                 "this account already has a subscription; change its plan instead",
                 plan=current.plan,
@@ -152,7 +155,7 @@ class StripeBilling:
 
     async def _active_subscription(self, tenant_id: UUID) -> str:
         current = await self._current(tenant_id)
-        if current is None or not current.stripe_subscription_id or current.status == "canceled":
+        if current is None or not current.stripe_subscription_id or current.status in ENDED:
             raise Conflict("this account has no active subscription; subscribe first")
         return current.stripe_subscription_id
 

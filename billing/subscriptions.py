@@ -223,3 +223,18 @@ async def apply_invoice(
         """
         result = await conn.execute(statement, tenant_id, event_created, grace)
     return result.endswith(" 1")
+
+
+async def mirror_lapsed_grace(conn: Connection, default_plan: str) -> int:
+    """Tenants whose grace period ended fall back to the default plan in ``tenants.plan`` too
+    (the quota check already resolves it at read time). Returns how many were updated."""
+    result = await conn.execute(
+        """
+        UPDATE tenants t SET plan = $1, updated_at = now()
+        FROM subscriptions s
+        WHERE s.tenant_id = t.id AND s.status IN ('past_due', 'unpaid')
+          AND s.grace_until <= now() AND t.plan <> $1
+        """,
+        default_plan,
+    )
+    return int(result.split()[-1])

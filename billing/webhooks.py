@@ -24,6 +24,7 @@ import asyncpg
 import stripe
 
 from billing import subscriptions as subs
+from billing.metrics import BillingMetrics
 from billing.plans import PlanCatalog
 from billing.stripe_objects import (
     customer_of,
@@ -49,7 +50,9 @@ class WebhookProcessor:
         tolerance_s: int,
         default_plan: str,
         grace: timedelta,
+        metrics: BillingMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._pool = pool
         self._catalog = catalog
         self._secret = secret
@@ -86,6 +89,17 @@ class WebhookProcessor:
 
     async def receive(self, event: dict[str, Any]) -> str:
         """Log and apply one verified event: ``processed``, ``ignored`` or ``duplicate``."""
+        try:
+            outcome = await self._receive(event)
+        except Exception:
+            outcome = "failed"
+            raise
+        finally:
+            if self._metrics is not None:
+                self._metrics.webhook_events.labels(str(event["type"]), outcome).inc()
+        return outcome
+
+    async def _receive(self, event: dict[str, Any]) -> str:
         event_id, event_type, created = str(event["id"]), str(event["type"]), int(event["created"])
         async with self._pool.acquire() as conn:
             await conn.execute(

@@ -50,7 +50,13 @@ async def reporter(
     pool: asyncpg.Pool, stripe_client: stripe.StripeClient, stripe_products: None
 ) -> MeterReporter:
     return MeterReporter(
-        pool, stripe_client, load_plans(), batch_size=100, interval_s=0.05, max_backoff_s=0.2
+        pool,
+        stripe_client,
+        load_plans(),
+        batch_size=100,
+        interval_s=0.05,
+        max_backoff_s=0.2,
+        default_plan="free",
     )
 
 
@@ -181,3 +187,22 @@ async def test_the_server_reports_in_the_background_through_an_outage(
             assert (await http.get("/healthz")).status_code == 200
     assert fake_stripe.metered_total("parley_messages", customer) == 4
     assert len(fake_stripe.meter_events) == 4
+
+
+async def test_the_worker_moves_tenants_whose_grace_lapsed_to_the_default_plan(
+    billing_settings: Settings, stripe_products: None, pool: asyncpg.Pool
+) -> None:
+    tenant_id = await insert_tenant(pool)
+    await pool.execute("UPDATE tenants SET plan = 'pro' WHERE id = $1", tenant_id)
+    await pool.execute(
+        "INSERT INTO subscriptions (tenant_id, plan, status, grace_until) "
+        "VALUES ($1, 'pro', 'past_due', now() - interval '1 minute')",
+        tenant_id,
+    )
+
+    async def downgraded() -> bool:
+        plan = await pool.fetchval("SELECT plan FROM tenants WHERE id = $1", tenant_id)
+        return bool(plan == "free")
+
+    async with serve_app(create_app(billing_settings)):
+        await _until(downgraded)

@@ -79,6 +79,11 @@ async def test_a_signed_event_is_logged_and_applied(
     assert logged["type"] == "customer.subscription.created"
     assert logged["tenant_id"] == tenant_id
     assert logged["processed_at"] is not None
+    metrics = (await billing_http.get("/metrics")).text
+    assert (
+        'parley_billing_webhook_events_total{outcome="processed",'
+        'type="customer.subscription.created"} 1.0' in metrics
+    )
 
 
 async def test_a_forged_signature_is_refused_and_not_logged(

@@ -44,7 +44,10 @@ async def test_private_and_non_http_urls_are_refused(
 async def site() -> AsyncIterator[str]:
     @get("/faq")
     async def faq() -> Response[bytes]:
-        html = b"<html><head><title>Shop FAQ</title></head><body><h1>FAQ</h1><h2>Shipping</h2><p>Parcels ship within two working days.</p></body></html>"
+        html = (
+            b"<html><head><title>Shop FAQ</title></head><body><h1>FAQ</h1><h2>Shipping</h2>"
+            b"<p>Parcels ship within two working days.</p></body></html>"
+        )
         return Response(html, media_type="text/html")
 
     @get("/old")
