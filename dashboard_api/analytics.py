@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from uuid import UUID
 
+import asyncpg
 import msgspec
 
 from dashboard_api.conversations import utc
@@ -15,6 +19,7 @@ from voice_server.errors import InvalidInput, NotFound
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+T = TypeVar("T")
 
 
 class StageLatency(msgspec.Struct):
@@ -60,13 +65,23 @@ def window(
     return Window(tenant_id=tenant_id, since=start, until=end, bot_id=bot_id)
 
 
-async def report(conn: Connection, w: Window) -> AnalyticsOut:
-    if w.bot_id is not None and await bots.get(conn, w.tenant_id, w.bot_id) is None:
-        raise NotFound("no such bot")
-    totals = await analytics.totals(conn, w)
-    latency = await analytics.latency_percentiles(conn, w)
-    top = await analytics.top_questions(conn, w)
-    unanswered = await analytics.unanswered_questions(conn, w)
+async def report(pool: asyncpg.Pool, w: Window) -> AnalyticsOut:
+    """The four aggregates run at once on their own connections: the answer takes as long as
+    the slowest one rather than their sum."""
+    async with pool.acquire() as conn:
+        if w.bot_id is not None and await bots.get(conn, w.tenant_id, w.bot_id) is None:
+            raise NotFound("no such bot")
+
+    async def on_own_connection(query: Callable[[Connection, Window], Awaitable[T]]) -> T:
+        async with pool.acquire() as conn:
+            return await query(conn, w)
+
+    totals, latency, top, unanswered = await asyncio.gather(
+        on_own_connection(analytics.totals),
+        on_own_connection(analytics.latency_percentiles),
+        on_own_connection(analytics.top_questions),
+        on_own_connection(analytics.unanswered_questions),
+    )
     return AnalyticsOut(
         since=w.since,
         until=w.until,

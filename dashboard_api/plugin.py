@@ -11,6 +11,8 @@ from dashboard_api.api.bots import BotsController
 from dashboard_api.api.conversations import ConversationsController
 from dashboard_api.api.keys import KeysController
 from dashboard_api.api.me import whoami
+from dashboard_api.api.members import InvitationsController, MembersController
+from dashboard_api.api.usage import usage
 from dashboard_api.authentication import provide_principal
 from dashboard_api.rate_limit_headers import rate_limit_headers_middleware
 from dashboard_api.services import lifespan, provide_services
@@ -32,6 +34,9 @@ def plugin(settings: Settings) -> PackagePlugin:
                     ConversationsController,
                     tenant_analytics,
                     feedback,
+                    MembersController,
+                    InvitationsController,
+                    usage,
                 ],
                 middleware=[rate_limit_headers_middleware],
             )

@@ -19,6 +19,7 @@ from uuid import UUID
 from rag.chunker import chunk_blocks
 from rag.embeddings import Embedder
 from rag.errors import IngestionError, TooManyPages
+from rag.metrics import RagMetrics
 from rag.parsers import PDF, parse, pdf_page_count, sniff
 from rag.sources.drive import DriveClient, DriveFile
 from rag.sources.drive_sync import DriveSource, DriveSourceStore, content_hash, sync_folder
@@ -46,6 +47,7 @@ class IngestionService:
         self.drive_sources = DriveSourceStore(store.pool)
         self.embedder = embedder
         self.settings = settings
+        self.metrics: RagMetrics | None = None
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -80,7 +82,10 @@ class IngestionService:
         source_uri: str | None,
         title: str | None,
         metadata: dict[str, Any] | None = None,
+        default_title: str | None = None,
     ) -> Submitted:
+        """Queue ``data``; ``title`` is the owner's choice (kept), ``default_title`` a fallback
+        (a file name) that the document's own title replaces when it has one."""
         await self.check_bot(tenant_id, bot_id)
         mime = await self.precheck(data)
         digest = content_hash(data)
@@ -94,7 +99,7 @@ class IngestionService:
             bot_id=bot_id,
             source_kind=source_kind,
             source_uri=source_uri,
-            title=(title or source_uri or "Untitled").strip()[:500],
+            title=(title or default_title or source_uri or "Untitled").strip()[:500],
             mime_type=mime,
             content=data,
             content_hash=digest,
@@ -263,11 +268,19 @@ class IngestionService:
             raise
         except ParleyError as exc:
             await self.store.mark_failed(document, exc.detail)
+            self._count("failed")
         except Exception as exc:
             _log.exception("document %s failed", document.id)
             await self.store.mark_failed(
                 document, f"unexpected error while processing ({type(exc).__name__})"
             )
+            self._count("failed")
+        else:
+            self._count("ready")
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.documents_processed.labels(outcome).inc()
 
     async def _sync_drive(self, source: DriveSource, credentials: dict[str, Any]) -> None:
         async with DriveClient(
@@ -331,7 +344,9 @@ class IngestionService:
         self.wake()
 
     async def _reembed_loop(self) -> None:
-        """After a change of embedding model, re-embed old chunks in the background."""
+        """After a change of embedding model, re-embed old chunks in the background. New chunks
+        always carry the current model, so once none is left the loop ends until the next
+        start (a model change needs a restart)."""
         while True:
             try:
                 done = await self.reembed_batch()
@@ -339,8 +354,11 @@ class IngestionService:
                 raise
             except Exception:
                 _log.exception("re-embedding failed; retrying later")
-                done = 0
-            await asyncio.sleep(0 if done else 30)
+                await asyncio.sleep(30)
+                continue
+            if not done:
+                return
+            _log.info("re-embedded %d chunks with %s", done, self.embedder.model)
 
     async def reembed_batch(self) -> int:
         rows = await self.store.stale_chunks(self.embedder.model, REEMBED_BATCH)

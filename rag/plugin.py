@@ -10,6 +10,9 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from rag.metrics import RagMetrics
+from rag.routes_chat import ChatController, chat_socket
+from rag.routes_documents import DocumentsController
 from rag.services import RagServices, build_services, running
 from voice_server.brain import Brain
 from voice_server.errors import ServiceUnavailable
@@ -35,6 +38,7 @@ def plugin(settings: Settings) -> PackagePlugin:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         services = build_services(settings, app.state.database.pool)
+        services.attach_metrics(RagMetrics.register(app.state.metrics))
         async with running(services):
             app.state.rag = services
             # The voice pipeline takes the same brain from app.state.
@@ -47,7 +51,7 @@ def plugin(settings: Settings) -> PackagePlugin:
 
     return PackagePlugin(
         name="rag",
-        route_handlers=[],
+        route_handlers=[DocumentsController, ChatController, chat_socket],
         dependencies={
             "rag": Provide(provide_rag, sync_to_thread=False),
             "brain": Provide(provide_brain, sync_to_thread=False),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
@@ -18,7 +19,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from rag.embeddings import Embedder
-from rag.store import vector_literal
+from rag.metrics import RagMetrics
+from rag.store import as_vector
 from voice_server.brain import Citation
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -65,6 +67,7 @@ class Retriever:
         self.pool = pool
         self.embedder = embedder
         self.settings = settings
+        self.metrics: RagMetrics | None = None
 
     async def search(
         self,
@@ -80,6 +83,7 @@ class Retriever:
         query = query.strip()
         if not query:
             return []
+        started = time.perf_counter()
         k = top_k or self.settings.top_k
         n = max(self.settings.candidates, k)
         vector_hits: list[asyncpg.Record] = []
@@ -101,6 +105,8 @@ class Retriever:
             entry["score"] += 1.0 / (RRF_K + rank)
             entry["text_rank"] = float(row["rank"])
         ordered = sorted(fused.values(), key=lambda e: e["score"], reverse=True)[:k]
+        if self.metrics is not None:
+            self.metrics.search_seconds.labels(mode).observe(time.perf_counter() - started)
         return [_passage(e) for e in ordered]
 
     async def _vector(
@@ -115,7 +121,8 @@ class Retriever:
         # The expression and predicate must match the partial index exactly for it to be used;
         # `dim` is an int we computed, safe to inline.
         expr = f"c.embedding::vector({dim})" if dim in INDEXED_DIMS else "c.embedding"
-        cast = f"::vector({dim})" if dim in INDEXED_DIMS else "::vector"
+        # Sent as text so that it works whether or not the pool registered pgvector's codec.
+        cast = f"::text::vector({dim})" if dim in INDEXED_DIMS else "::text::vector"
         sql = f"""
             SELECT * FROM (
                 SELECT c.id, c.document_id, c.content, c.metadata, d.title,
@@ -133,7 +140,7 @@ class Retriever:
             await conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
             await conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(limit * 2, 1000))}")
             return await conn.fetch(
-                sql, vector_literal(embedding), tenant_id, self.embedder.model, bot_id, limit
+                sql, as_vector(embedding), tenant_id, self.embedder.model, bot_id, limit
             )
 
     async def _text(

@@ -16,6 +16,7 @@ from rag.conversations import ConversationStore
 from rag.embeddings import Embedder, HashingEmbedder, OpenAICompatibleEmbedder
 from rag.ingestion import IngestionService
 from rag.llm import chat_model
+from rag.metrics import RagMetrics
 from rag.offline import OfflineBrain
 from rag.retriever import RetrievalSettings, Retriever
 from rag.store import DocumentStore
@@ -35,6 +36,12 @@ class RagServices:
     retriever: Retriever
     conversations: ConversationStore
     brain: Brain
+    metrics: RagMetrics | None = None
+
+    def attach_metrics(self, metrics: RagMetrics) -> None:
+        self.metrics = metrics
+        self.retriever.metrics = metrics
+        self.ingestion.metrics = metrics
 
 
 def make_embedder(settings: Settings) -> Embedder:

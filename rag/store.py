@@ -63,8 +63,10 @@ class DocumentRow:
         }
 
 
-def vector_literal(vector: Sequence[float]) -> str:
-    return "[" + ",".join(f"{x:.6g}" for x in vector) + "]"
+def as_vector(vector: Sequence[float]) -> list[float]:
+    """A parameter for a ``vector`` column: the pool registers pgvector's binary codec on every
+    connection (voice_server.db.pool), which takes a list of floats, not a text literal."""
+    return [float(x) for x in vector]
 
 
 class DocumentStore:
@@ -261,7 +263,7 @@ class DocumentStore:
                 chunk.content,
                 chunk.token_count,
                 json.dumps(chunk_metadata(document, chunk, title)),
-                vector_literal(vector),
+                as_vector(vector),
                 embedding_model,
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
@@ -285,7 +287,7 @@ class DocumentStore:
             await conn.executemany(
                 """INSERT INTO chunks (tenant_id, document_id, ordinal, content, token_count,
                        metadata, embedding, embedding_model)
-                   VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::vector, $8)""",
+                   VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::text::vector, $8)""",
                 records,
             )
             await conn.execute(
@@ -349,9 +351,9 @@ class DocumentStore:
     ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.executemany(
-                """UPDATE chunks SET embedding = $3::vector, embedding_model = $4
+                """UPDATE chunks SET embedding = $3::text::vector, embedding_model = $4
                    WHERE tenant_id = $1 AND id = $2""",
-                [(t, i, vector_literal(v), model) for i, t, v in rows],
+                [(t, i, as_vector(v), model) for i, t, v in rows],
             )
 
 

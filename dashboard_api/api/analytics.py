@@ -29,8 +29,7 @@ async def tenant_analytics(
 ) -> analytics.AnalyticsOut:
     require_scope(principal, "analytics:read")
     window = analytics.window(principal.tenant_id, since, until, bot_id)
-    async with database.pool.acquire() as conn:
-        return await analytics.report(conn, window)
+    return await analytics.report(database.pool, window)
 
 
 class FeedbackBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import Dependency, FromPath, FromQuery, JSONBody, Parameter
 
 from dashboard_api import bots as bot_service
 from dashboard_api.bot_schema import BotCreate, BotOut, BotPage, BotUpdate
@@ -20,12 +20,26 @@ from dashboard_api.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from dashboard_api.preview import PreviewOut, ask
 from dashboard_api.repositories import bots
 from dashboard_api.services import DashboardServices
+from voice_server.brain import Brain
 from voice_server.db import Database
 from voice_server.principal import Principal
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="page size")]
+
+
+class PreviewTurn(msgspec.Struct, forbid_unknown_fields=True):
+    role: Literal["user", "assistant"]
+    content: Annotated[str, msgspec.Meta(max_length=8000)]
+
+
+class PreviewBody(msgspec.Struct, forbid_unknown_fields=True):
+    question: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    history: Annotated[list[PreviewTurn], msgspec.Meta(max_length=50)] = msgspec.field(
+        default_factory=list
+    )
 
 
 class EmbedOut(msgspec.Struct):
@@ -138,3 +152,24 @@ class BotsController(Controller):
                 conn, principal.tenant_id, bot_id, base_url=base_url, created_by=principal.user_id
             )
         return EmbedOut(bot_id=bot_id, publishable_key=key, snippet=snippet)
+
+    @post(
+        "/{bot_id:uuid}/preview",
+        status_code=200,
+        summary="Ask the bot a question: answer, citations and timings (nothing is stored)",
+    )
+    async def preview(
+        self,
+        bot_id: FromPath[UUID],
+        data: JSONBody[PreviewBody],
+        principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
+        # A Protocol: nothing for the signature model to validate.
+        brain: Annotated[Brain, Dependency(skip_validation=True)],
+    ) -> PreviewOut:
+        require_scope(principal, "bots:read")
+        require_bot_access(principal, bot_id)
+        async with database.pool.acquire() as conn:
+            bot = await bot_service.get_bot(conn, principal.tenant_id, bot_id)
+        history = [(turn.role, turn.content) for turn in data.history]
+        return await ask(brain, bot, data.question, history)

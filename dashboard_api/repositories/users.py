@@ -95,3 +95,35 @@ async def find_by_external(conn: Connection, issuer: str, subject: str) -> UserR
         subject,
     )
     return UserRow(**dict(row)) if row else None
+
+
+async def list_for_tenant(conn: Connection, tenant_id: UUID) -> list[UserRow]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY created_at LIMIT 1000",
+        tenant_id,
+    )
+    return [UserRow(**dict(r)) for r in rows]
+
+
+async def set_role(conn: Connection, tenant_id: UUID, user_id: UUID, role: str) -> UserRow | None:
+    row = await conn.fetchrow(
+        f"UPDATE users SET role = $3 WHERE tenant_id = $1 AND id = $2 RETURNING {_COLUMNS}",
+        tenant_id,
+        user_id,
+        role,
+    )
+    return UserRow(**dict(row)) if row else None
+
+
+async def delete(conn: Connection, tenant_id: UUID, user_id: UUID) -> bool:
+    status = await conn.execute(
+        "DELETE FROM users WHERE tenant_id = $1 AND id = $2", tenant_id, user_id
+    )
+    return status == "DELETE 1"
+
+
+async def count_owners(conn: Connection, tenant_id: UUID) -> int:
+    value: int = await conn.fetchval(
+        "SELECT count(*) FROM users WHERE tenant_id = $1 AND role = 'owner'", tenant_id
+    )
+    return value

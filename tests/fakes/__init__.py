@@ -9,6 +9,12 @@ and can be told to fail (``Failure``) for all requests or for the next few, and 
         groq.fail_next(Failure.RATE_LIMITED)
         ... AsyncGroq(base_url=groq.base_url, api_key=groq.api_key) ...
         assert groq.requests[-1].form["model"] == "whisper-large-v3-turbo"
+
+For a whole server (pipeline tests, benchmarks), :func:`speech_vendor_fakes` starts both speech
+fakes and gives the settings that point Parley at them:
+
+    async with speech_vendor_fakes("cloud", text="what are your opening hours") as vendors:
+        settings = make_settings(tmp_path, **vendors.settings_overrides())
 """
 
 from __future__ import annotations
@@ -211,3 +217,38 @@ async def serve(
         server.should_exit = True
         await task
         sock.close()
+
+
+@dataclass
+class SpeechVendors:
+    groq: Any  # tests.fakes.groq_audio.FakeGroq
+    deepgram: Any  # tests.fakes.deepgram.FakeDeepgram
+
+    def settings_overrides(self) -> dict[str, object]:
+        """Settings fields that make Parley use these fakes for STT and TTS."""
+        return {
+            "stt_provider": "groq",
+            "groq_api_key": self.groq.api_key,
+            "groq_base_url": self.groq.base_url,
+            "tts_provider": "deepgram",
+            "deepgram_api_key": self.deepgram.api_key,
+            "deepgram_base_url": self.deepgram.base_url,
+        }
+
+
+@asynccontextmanager
+async def speech_vendor_fakes(
+    latency: LatencyProfile | str = "zero", **groq_options: Any
+) -> AsyncIterator[SpeechVendors]:
+    """The Groq speech-to-text and Deepgram text-to-speech fakes, with one latency profile
+    (by name: ``zero`` or ``cloud``). ``groq_options`` go to ``groq_audio_server`` (``text``)."""
+    from tests.fakes.deepgram import deepgram_server
+    from tests.fakes.groq_audio import groq_audio_server
+    from tests.fakes.latency import latency_profile
+
+    profile = latency_profile(latency) if isinstance(latency, str) else latency
+    async with (
+        groq_audio_server(latency=profile, **groq_options) as groq,
+        deepgram_server(latency=profile) as deepgram,
+    ):
+        yield SpeechVendors(groq=groq, deepgram=deepgram)

@@ -37,7 +37,7 @@ from tests.fakes import (
     send_json,
     serve,
 )
-from tests.fakes.latency import ZERO, LatencyProfile
+from tests.fakes.latency import ZERO, LatencyProfile, latency_profile
 from voice_server.voice.providers._pcm import wav_bytes
 
 SAMPLE_RATES = (8000, 16000, 24000, 32000, 48000)
@@ -168,11 +168,13 @@ async def _error(
 async def deepgram_server(
     *,
     api_key: str = "dg_fake_test_key",
-    latency: LatencyProfile = ZERO,
+    latency: LatencyProfile | str = ZERO,
     audio: AudioKind = "espeak",
     retry_after_s: int = 2,
 ) -> AsyncIterator[FakeDeepgram]:
     """Serve a fake Deepgram; yield it (``base_url``, ``api_key``, ``requests``, ``fail_next``)."""
+    if isinstance(latency, str):
+        latency = latency_profile(latency)
     fake = FakeDeepgram(api_key=api_key, latency=latency, audio=audio, retry_after_s=retry_after_s)
     async with serve(fake, fake):
         yield fake

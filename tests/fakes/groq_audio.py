@@ -35,7 +35,7 @@ from tests.fakes import (
     send_json,
     serve,
 )
-from tests.fakes.latency import ZERO, LatencyProfile
+from tests.fakes.latency import ZERO, LatencyProfile, latency_profile
 
 MODELS = ("whisper-large-v3-turbo", "whisper-large-v3", "distil-whisper-large-v3-en")
 AUDIO_EXTENSIONS = ("flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "opus", "wav", "webm")
@@ -219,16 +219,24 @@ async def _model_not_found(send: Send, model: str) -> None:
     )
 
 
-def pocketsphinx_transcriber() -> Transcriber:
-    """A transcriber that really listens (offline pocketsphinx), for end-to-end tests."""
-    from voice_server.voice.providers.pocketsphinx_stt import PocketsphinxSTT
+class PocketsphinxTranscriber:
+    """A transcriber that really listens (offline pocketsphinx), for end-to-end tests; the
+    fake closes it when it stops."""
 
-    stt = PocketsphinxSTT(workers=1)
+    def __init__(self) -> None:
+        from voice_server.voice.providers.pocketsphinx_stt import PocketsphinxSTT
 
-    async def transcribe(pcm16: bytes, sample_rate: int) -> str:
-        return (await stt.transcribe(pcm16, sample_rate)).text
+        self._stt = PocketsphinxSTT(workers=1)
 
-    return transcribe
+    async def __call__(self, pcm16: bytes, sample_rate: int) -> str:
+        return (await self._stt.transcribe(pcm16, sample_rate)).text
+
+    async def aclose(self) -> None:
+        await self._stt.aclose()
+
+
+def pocketsphinx_transcriber() -> PocketsphinxTranscriber:
+    return PocketsphinxTranscriber()
 
 
 @asynccontextmanager
@@ -236,10 +244,16 @@ async def groq_audio_server(
     *,
     text: str | Transcriber = "hello from the fake groq",
     api_key: str = "gsk_fake_test_key",
-    latency: LatencyProfile = ZERO,
+    latency: LatencyProfile | str = ZERO,
     retry_after_s: int = 2,
 ) -> AsyncIterator[FakeGroq]:
     """Serve a fake Groq; yield it (``base_url``, ``api_key``, ``requests``, ``fail_next``)."""
+    if isinstance(latency, str):
+        latency = latency_profile(latency)
     fake = FakeGroq(api_key=api_key, latency=latency, text=text, retry_after_s=retry_after_s)
-    async with serve(fake, fake):
-        yield fake
+    try:
+        async with serve(fake, fake):
+            yield fake
+    finally:
+        if isinstance(text, PocketsphinxTranscriber):
+            await text.aclose()

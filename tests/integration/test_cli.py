@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -140,7 +142,16 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
-def test_serve_embedded_then_sigterm_leaves_no_postgres(tmp_path: Path) -> None:
+@pytest.fixture
+def data_root() -> Iterator[Path]:
+    """A folder outside pytest's tmp tree: pytest resets ``/tmp/pytest-of-<user>`` to 0700 when
+    another session starts, which would lock out the system user pgserver runs PostgreSQL as."""
+    with tempfile.TemporaryDirectory(prefix="parley-cli-", dir="/tmp") as folder:
+        yield Path(folder)
+
+
+def test_serve_embedded_then_sigterm_leaves_no_postgres(data_root: Path) -> None:
+    tmp_path = data_root
     process, base = _start_serving(tmp_path)
     try:
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
@@ -153,9 +164,10 @@ def test_serve_embedded_then_sigterm_leaves_no_postgres(tmp_path: Path) -> None:
         _stop(process)
 
 
-def test_restart_after_a_crash_still_stops_postgres_on_sigterm(tmp_path: Path) -> None:
+def test_restart_after_a_crash_still_stops_postgres_on_sigterm(data_root: Path) -> None:
     """A server killed outright leaves PostgreSQL running; the next run adopts it, and stopping
     that run cleanly stops PostgreSQL too (no stale holder keeps it alive)."""
+    tmp_path = data_root
     crashed, _ = _start_serving(tmp_path)
     crashed.kill()
     crashed.wait()

@@ -10,6 +10,7 @@ from litestar.di import Provide
 
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
+from voice_server.voice.rest import VoiceController
 from voice_server.voice.services import ProvidersFactory, lifespan, provide_voice_services
 from voice_server.voice.ws import voice_socket
 
@@ -17,7 +18,7 @@ from voice_server.voice.ws import voice_socket
 def plugin(settings: Settings, providers_factory: ProvidersFactory | None = None) -> PackagePlugin:
     return PackagePlugin(
         name="voice",
-        route_handlers=[voice_socket],
+        route_handlers=[voice_socket, VoiceController],
         dependencies={
             "voice_services": Provide(provide_voice_services, sync_to_thread=False),
         },

@@ -15,11 +15,11 @@ from voice_server.voice.audio import SUPPORTED_RATES
 
 # The close-code table; docs/voice-protocol.md documents the same.
 CLOSE_NORMAL = 1000  # the client sent session.end, or the server finished the session
-CLOSE_GOING_AWAY = 1001  # the server is shutting down
+CLOSE_GOING_AWAY = 1001  # the server is shutting down (uvicorn may send 1012 instead)
 CLOSE_POLICY = 1008  # too many protocol errors in a row
 CLOSE_INTERNAL = 1011  # an unexpected server error; the session is over
-CLOSE_UNAUTHENTICATED = 4401  # the key is missing or wrong (once keys are required)
-CLOSE_FORBIDDEN = 4403  # the key may not use this bot, or the Origin is not allowed
+CLOSE_UNAUTHENTICATED = 4401  # the handshake carries a key or token that is not valid
+CLOSE_FORBIDDEN = 4403  # a publishable key used from an Origin it does not allow
 CLOSE_START_TIMEOUT = 4408  # no session.start within the start timeout
 CLOSE_CODES = {
     CLOSE_NORMAL: "normal",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,6 +14,7 @@ from voice_server.errors import ServiceUnavailable
 from voice_server.settings import Settings
 from voice_server.voice.config import VoiceConfig
 from voice_server.voice.manager import SessionManager
+from voice_server.voice.providers import factory
 from voice_server.voice.providers.base import SpeechToText, TextToSpeech
 from voice_server.voice.store import PgVoiceStore, VoiceStore
 from voice_server.voice.waterfall import VoiceMetrics
@@ -50,14 +50,13 @@ class VoiceServices:
 
 
 def default_providers(settings: Settings) -> Providers:
-    """The providers the settings select (offline pocketsphinx + eSpeak NG without keys)."""
-    # Imported here: the factory belongs to the providers module and pulls in their engines.
-    factory = importlib.import_module("voice_server.voice.providers.factory")
-
-    stt = factory.build_stt(settings)
-    tts = factory.build_tts(settings)
-    fallback = getattr(factory, "build_fallback_tts", None)
-    return Providers(stt=stt, tts=tts, fallback_tts=fallback(settings) if fallback else tts)
+    """The providers the settings select (offline pocketsphinx + eSpeak NG without keys); the
+    offline voice speaks the apology when the TTS vendor fails."""
+    return Providers(
+        stt=factory.build_stt(settings),
+        tts=factory.build_tts(settings),
+        fallback_tts=factory.build_fallback_tts(settings),
+    )
 
 
 def lifespan(

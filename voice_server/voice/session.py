@@ -30,7 +30,7 @@ from voice_server.brain import (
     ReplyDone,
     TextDelta,
 )
-from voice_server.voice.audio import PIPELINE_RATE, InputNormaliser, duration_ms
+from voice_server.voice.audio import InputNormaliser, duration_ms
 from voice_server.voice.clauses import ClauseSplitter
 from voice_server.voice.config import VoiceConfig
 from voice_server.voice.pacer import AudioPacer, Playback
@@ -38,6 +38,7 @@ from voice_server.voice.policies import MinSpeechBargeIn, SilenceEndOfTurn
 from voice_server.voice.protocol import error_event
 from voice_server.voice.providers.base import ProviderError, SpeechToText, TextToSpeech
 from voice_server.voice.store import StoredSession, TurnRow, VoiceStore
+from voice_server.voice.transcriber import ChunkTranscriber, TranscriberOverflow
 from voice_server.voice.turn import (
     BargeIn,
     TranscribeChunk,
@@ -47,14 +48,13 @@ from voice_server.voice.turn import (
     UserTurnEnded,
     UtteranceIgnored,
 )
-from voice_server.voice.vad import SpeechChunk, UtteranceSegmenter, WebRtcVad
+from voice_server.voice.vad import UtteranceSegmenter, WebRtcVad
 from voice_server.voice.waterfall import VoiceMetrics, Waterfall
 
 _log = logging.getLogger("parley.voice")
 
 APOLOGY = "Sorry, something went wrong on my side. Please try again."
 OUTBOUND_QUEUE = 512
-STT_QUEUE = 64
 CLAUSE_QUEUE = 16
 
 
@@ -79,17 +79,6 @@ class Engines:
     metrics: VoiceMetrics | None = None
     fallback_tts: TextToSpeech | None = None
     clock: Callable[[], float] = time.monotonic
-
-
-@dataclass
-class _Transcription:
-    parts: list[str] = field(default_factory=list)
-    error: ProviderError | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def text(self) -> str:
-        return " ".join(p for p in self.parts if p).strip()
 
 
 @dataclass(frozen=True)
@@ -147,11 +136,10 @@ class VoiceSession:
         self._audio_out_samples = 0
         self._history: list[ChatMessage] = []
         self._ordinal = 0
-        self._transcriptions: dict[int, _Transcription] = {}
+        self._stt = ChunkTranscriber(engines.stt, config.voice.language, self._partial)
         self._current: _Turn | None = None
         self._reply_task: asyncio.Task[None] | None = None
         self._outq: asyncio.Queue[tuple[str, Any, Any]] = asyncio.Queue(OUTBOUND_QUEUE)
-        self._sttq: asyncio.Queue[SpeechChunk] = asyncio.Queue(STT_QUEUE)
         self._dbq: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._group: asyncio.TaskGroup | None = None
@@ -171,7 +159,7 @@ class VoiceSession:
         self._group = asyncio.TaskGroup()
         await self._group.__aenter__()
         self._spawn(self._writer(), "writer")
-        self._spawn(self._stt_worker(), "stt")
+        self._spawn(self._stt.run(), "stt")
         self._spawn(self._persistence_worker(), "persistence")
         self.emit(
             {
@@ -268,11 +256,10 @@ class VoiceSession:
             case UserSpeechStarted(utterance=u, at_ms=at):
                 self.emit({"type": "vad.start", "utterance": u, "at_ms": at})
             case TranscribeChunk(chunk=chunk):
-                self._transcriptions.setdefault(chunk.utterance, _Transcription())
                 try:
-                    self._sttq.put_nowait(chunk)
-                except asyncio.QueueFull:
-                    raise SessionOverflow("speech recognition is not keeping up") from None
+                    self._stt.submit(chunk)
+                except TranscriberOverflow as exc:
+                    raise SessionOverflow(str(exc)) from None
             case BargeIn():
                 self._interrupt(notify=True)
             case UserTurnEnded():
@@ -281,7 +268,7 @@ class VoiceSession:
                 )
                 self._start_reply(event)
             case UtteranceIgnored(utterance=u):
-                self._transcriptions.pop(u, None)
+                self._stt.forget(u)
                 self.emit({"type": "vad.end", "utterance": u, "ignored": True})
 
     # -- output -----------------------------------------------------------------------------
@@ -318,42 +305,9 @@ class VoiceSession:
             finally:
                 self._outq.task_done()
 
-    # -- speech recognition -----------------------------------------------------------------
-
-    async def _stt_worker(self) -> None:
-        while True:
-            chunk = await self._sttq.get()
-            state = self._transcriptions.setdefault(chunk.utterance, _Transcription())
-            if chunk.pcm and state.error is None:
-                try:
-                    text = await self._transcribe(chunk.pcm)
-                except ProviderError as exc:
-                    state.error = exc
-                else:
-                    state.parts.append(text.strip())
-                    if text.strip() and not chunk.final:
-                        self._segmenter.hint = self.turns.hint = state.text
-                        self.emit(
-                            {
-                                "type": "transcript.partial",
-                                "utterance": chunk.utterance,
-                                "text": state.text,
-                            }
-                        )
-            if chunk.final:
-                state.done.set()
-
-    async def _transcribe(self, pcm: bytes) -> str:
-        stt = self.engines.stt
-        try:
-            result = await stt.transcribe(pcm, PIPELINE_RATE, language=self.config.voice.language)
-        except ProviderError as exc:
-            if exc.category != "transient":
-                raise
-            # Transcribing twice cannot duplicate speech: one bounded retry.
-            await asyncio.sleep(min(getattr(exc, "retry_after_s", None) or 0.2, 1.0))
-            result = await stt.transcribe(pcm, PIPELINE_RATE, language=self.config.voice.language)
-        return result.text
+    def _partial(self, utterance: int, text: str) -> None:
+        self._segmenter.hint = self.turns.hint = text
+        self.emit({"type": "transcript.partial", "utterance": utterance, "text": text})
 
     # -- a reply ----------------------------------------------------------------------------
 
@@ -379,9 +333,7 @@ class VoiceSession:
         self._reply_task = self._spawn(self._answer(turn), f"reply-{turn.ordinal}")
 
     async def _answer(self, turn: _Turn) -> None:
-        state = self._transcriptions.setdefault(turn.utterance, _Transcription())
-        await state.done.wait()
-        self._transcriptions.pop(turn.utterance, None)
+        state = await self._stt.result(turn.utterance)
         turn.waterfall.mark("stt_final")
         text = state.text
         self.emit(
@@ -398,7 +350,7 @@ class VoiceSession:
             group.create_task(self._play(turn))
             if state.error is not None:
                 self._report("stt", state.error)
-                await clauses.put(_Clause(APOLOGY, apology=True))
+                await self._apologise(turn, clauses)
                 await clauses.put(None)
             elif not text:
                 turn.recorded = True  # nothing was understood: no turn, back to listening
@@ -447,13 +399,13 @@ class VoiceSession:
                 if exc.category == "transient" and attempt == 1 and not turn.text:
                     continue  # nothing was said yet, so a retry cannot repeat speech
                 self._report("llm", exc)
-                await clauses.put(_Clause(APOLOGY, apology=True))
+                await self._apologise(turn, clauses)
                 splitter = ClauseSplitter()
                 break
             except Exception:
                 _log.exception("the brain failed")
                 self._report_code("llm", "brain_failed", "the answer could not be produced")
-                await clauses.put(_Clause(APOLOGY, apology=True))
+                await self._apologise(turn, clauses)
                 splitter = ClauseSplitter()
                 break
         for clause in splitter.flush():
@@ -461,6 +413,10 @@ class VoiceSession:
         full = turn.done.text if turn.done and turn.done.text else "".join(turn.text)
         self.emit({"type": "assistant.done", "turn": turn.ordinal, "text": full})
         await clauses.put(None)
+
+    async def _apologise(self, turn: _Turn, clauses: asyncio.Queue[_Clause | None]) -> None:
+        turn.waterfall.mark("first_clause")
+        await clauses.put(_Clause(APOLOGY, apology=True))
 
     async def _speak(self, turn: _Turn, clauses: asyncio.Queue[_Clause | None]) -> None:
         while (clause := await clauses.get()) is not None:
@@ -540,7 +496,6 @@ class VoiceSession:
         if turn is None or turn.recorded:
             return
         playback = turn.pacer.stop(self._clock())
-        self._record(turn, playback, interrupted=True)
         if task is not None:
             task.cancel()
         self.turns.reply_finished()
@@ -553,6 +508,7 @@ class VoiceSession:
                     "played_ms": round(duration_ms(playback.played_samples * 2, self.output_rate)),
                 }
             )
+        self._record(turn, playback, interrupted=True)
 
     def _record_user(self, turn: _Turn, text: str) -> None:
         self._history.append(ChatMessage("user", text))

@@ -18,6 +18,8 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import SkipValidation
 
 from voice_server.brain import BotProfile, Brain
+from voice_server.principal import Principal
+from voice_server.voice.gate import resolve_principal
 from voice_server.voice.protocol import (
     CLOSE_INTERNAL,
     CLOSE_NORMAL,
@@ -62,10 +64,12 @@ class VoiceConnection:
         self.services = services
         self.brain = brain
         self._errors_in_a_row = 0
+        self.principal: Principal | None = None
 
     async def run(self) -> None:
         await self.socket.accept()
         try:
+            self.principal = await resolve_principal(self.socket)
             started = await self._await_start()
             if started is None:
                 return
@@ -119,8 +123,11 @@ class VoiceConnection:
                 if isinstance(parsed, SessionEnd):
                     await self.socket.close(CLOSE_NORMAL)
                     return None
-                bot = await self.services.store.find_bot(parsed.bot_id)
-                if bot is None:
+                principal = self.principal
+                bot = await self.services.store.find_bot(
+                    parsed.bot_id, principal.tenant_id if principal else None
+                )
+                if bot is None or (principal is not None and not principal.may_use_bot(bot.id)):
                     raise ProtocolViolation("bot_not_found", f"no bot {parsed.bot_id}")
                 if self.brain is None or self.services.providers is None:
                     raise ProtocolViolation(

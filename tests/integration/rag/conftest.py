@@ -15,6 +15,7 @@ import pytest
 from rag.services import RagServices, build_services
 from rag.store import DocumentRow
 from tests.conftest import make_settings
+from voice_server.db.pool import create_pool
 from voice_server.settings import Settings
 
 
@@ -42,7 +43,8 @@ async def insert_tenant(pool: asyncpg.Pool, name: str = "Acme", **bot: Any) -> T
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    # The product's pool: pgvector's codec registered on every connection, as in the app.
+    pool = await create_pool(database_url, min_size=1, max_size=4, timeout_s=10)
     yield pool
     await pool.close()
 

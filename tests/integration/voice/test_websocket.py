@@ -8,7 +8,8 @@ import json
 import asyncpg
 import numpy as np
 
-from tests.integration.voice.conftest import VoiceServer, eventually, voice_client
+from tests.integration.voice.conftest import VoiceServer
+from tests.integration.voice.harness import eventually, voice_client
 from tests.unit.voice.audio_signals import silence, speech_like
 
 TURN_COLUMNS = (

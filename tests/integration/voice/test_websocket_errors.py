@@ -8,7 +8,8 @@ import uuid
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.integration.voice.conftest import VoiceServer, voice_client
+from tests.integration.voice.conftest import VoiceServer
+from tests.integration.voice.harness import voice_client
 from tests.unit.voice.audio_signals import silence
 
 

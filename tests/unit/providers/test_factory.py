@@ -8,7 +8,7 @@ from tests.conftest import make_settings
 from voice_server.settings import SettingsError
 from voice_server.voice.providers.deepgram_tts import DeepgramTTS
 from voice_server.voice.providers.espeak_tts import DEFAULT_VOICE, EspeakTTS
-from voice_server.voice.providers.factory import build_offline_tts, build_stt, build_tts
+from voice_server.voice.providers.factory import build_fallback_tts, build_stt, build_tts
 from voice_server.voice.providers.groq_stt import GroqSTT
 from voice_server.voice.providers.pocketsphinx_stt import PocketsphinxSTT
 
@@ -58,7 +58,7 @@ def test_vendor_keys_are_read_under_their_usual_names(
 
 def test_offline_tts_fallback_ignores_a_cloud_voice(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, tts_voice="aura-2-thalia-en", deepgram_api_key="k")
-    fallback = build_offline_tts(settings)
+    fallback = build_fallback_tts(settings)
     assert isinstance(fallback, EspeakTTS)
     assert fallback.default_voice == DEFAULT_VOICE
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,11 +15,12 @@ from voice_server.voice.providers.base import (
 from voice_server.voice.providers.pocketsphinx_stt import PocketsphinxSTT
 
 
-@pytest.fixture
-async def stt() -> PocketsphinxSTT:
+@pytest.fixture(scope="module")
+def stt() -> Iterator[PocketsphinxSTT]:
+    # One pool for the module: starting worker processes is the slow part.
     provider = PocketsphinxSTT(workers=2)
-    yield provider  # type: ignore[misc]
-    await provider.aclose()
+    yield provider
+    asyncio.run(provider.aclose())
 
 
 def test_is_a_speech_to_text_provider() -> None:
@@ -75,3 +77,14 @@ async def test_a_closed_provider_is_unavailable() -> None:
     await stt.aclose()  # idempotent
     with pytest.raises(ProviderUnavailable):
         await stt.transcribe(b"\0\0" * 160, 16_000)
+
+
+async def test_the_event_loop_keeps_running_while_decoding(stt: PocketsphinxSTT) -> None:
+    long_speech = await speak("hello world, the opening hours are nine to five. " * 3)
+    await stt.check()  # worker started, model loaded
+    decoding = asyncio.ensure_future(stt.transcribe(long_speech, 16_000))
+    for _ in range(20):  # other sessions' work, while several seconds of audio are decoded
+        await asyncio.sleep(0.001)
+    # Had the decode held the loop (or the GIL), these sleeps would only end after it.
+    assert not decoding.done()
+    assert "hours" in (await decoding).text.split()

@@ -25,6 +25,7 @@ from voice_server.voice.providers.base import (
     ProviderUnavailable,
     VoiceOptions,
 )
+from voice_server.voice.providers.health import ProviderHealth, probe
 
 NAME: Final = "deepgram"
 DEFAULT_VOICE: Final = "aura-2-thalia-en"
@@ -91,8 +92,11 @@ class DeepgramTTS:
         if tail := resampler.flush():
             yield tail
 
-    async def check(self) -> None:
-        """List the key's projects: proves the endpoint and the key without buying speech."""
+    async def check(self) -> ProviderHealth:
+        """Lists the key's projects: proves the endpoint and the key without buying speech."""
+        return await probe("tts", NAME, self._projects, local=False)
+
+    async def _projects(self) -> None:
         with _seam():
             await self._client.manage.v1.projects.list(request_options={"max_retries": 0})
 

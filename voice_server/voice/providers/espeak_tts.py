@@ -22,6 +22,7 @@ import espeakng_loader  # type: ignore[import-untyped]
 
 from voice_server.voice.providers._pcm import PcmResampler
 from voice_server.voice.providers.base import ProviderBadRequest, ProviderUnavailable, VoiceOptions
+from voice_server.voice.providers.health import ProviderHealth, probe
 
 NAME: Final = "espeak"
 DEFAULT_VOICE: Final = "en-us+klatt"  # pocketsphinx also understands this variant best
@@ -232,8 +233,11 @@ class EspeakTTS:
             with contextlib.suppress(Exception):
                 await asyncio.shield(worker)
 
-    async def check(self) -> None:
-        """Raise ProviderUnavailable when the library cannot load."""
+    async def check(self) -> ProviderHealth:
+        """Loads the library and its data."""
+        return await probe("tts", NAME, self._load, local=True)
+
+    async def _load(self) -> None:
         try:
             await asyncio.to_thread(_engine)
         except OSError as exc:

@@ -55,10 +55,10 @@ def build_tts(settings: Settings) -> TextToSpeech:
             default_voice=settings.tts_voice,
             timeout_s=settings.tts_timeout_s,
         )
-    return build_offline_tts(settings)
+    return build_fallback_tts(settings)
 
 
-def build_offline_tts(settings: Settings) -> TextToSpeech:
+def build_fallback_tts(settings: Settings) -> TextToSpeech:
     """eSpeak NG: the default, and the fallback voice when the TTS vendor is down."""
     voice = settings.tts_voice if tts_provider_name(settings) == "espeak" else None
     return EspeakTTS(default_voice=voice)

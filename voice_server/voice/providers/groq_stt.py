@@ -23,6 +23,7 @@ from voice_server.voice.providers.base import (
     ProviderUnavailable,
     Transcript,
 )
+from voice_server.voice.providers.health import ProviderHealth, probe
 
 NAME: Final = "groq"
 DEFAULT_MODEL: Final = "whisper-large-v3-turbo"
@@ -73,8 +74,11 @@ class GroqSTT:
             )
         return Transcript(text=result.text.strip(), language=language, audio_seconds=duration)
 
-    async def check(self) -> None:
-        """Ask for the model's card: proves the endpoint, the key and the model name."""
+    async def check(self) -> ProviderHealth:
+        """Asks for the model's card: proves the endpoint, the key and the model name."""
+        return await probe("stt", NAME, self._model_card, local=False)
+
+    async def _model_card(self) -> None:
         with _seam():
             await self._client.models.retrieve(self.model)
 

@@ -1,24 +1,30 @@
 """Offline speech-to-text: pocketsphinx with the en-US model bundled in its wheel.
 
-Decoding is CPU-bound, so it runs on a small thread pool owned by the provider, with one
-decoder per thread (a decoder is not safe to share, and loading one takes a good half second,
-so each thread keeps its own). Concurrent calls beyond the pool size queue up.
+Decoding is CPU-bound and pocketsphinx holds the GIL while it decodes (seconds for a long
+utterance), so a worker *thread* would stall the event loop and every other session with it.
+Decoding therefore runs in a small pool of worker processes owned by the provider, one decoder
+per process, loaded once (about half a second) when the process starts. Concurrent calls
+beyond the pool size queue up. A crashed worker process is replaced on the next call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Final
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Final, TypeVar
 
 import numpy as np
 from pocketsphinx import Decoder  # type: ignore[import-untyped]
 
 from voice_server.voice.providers._pcm import resample, seconds
 from voice_server.voice.providers.base import ProviderBadRequest, ProviderUnavailable, Transcript
+from voice_server.voice.providers.health import ProviderHealth, probe
 
 NAME: Final = "pocketsphinx"
+T = TypeVar("T")
 MODEL_RATE: Final = 16_000  # the bundled acoustic model's sample rate
 # Digital silence (runs of exact zeros, as synthesized or padded audio has) upsets pocketsphinx's
 # features; noise far below a microphone's own floor (about -78 dBFS) avoids that, deterministic.
@@ -36,6 +42,35 @@ def _dither(pcm16: bytes) -> bytes:
     return np.clip(samples + noise, -32768, 32767).astype("<i2").tobytes()
 
 
+# The decoder of this worker process (set by _start_worker; unused in the server process).
+_worker_decoder: Decoder | None = None
+
+
+def _start_worker() -> None:
+    global _worker_decoder
+    _worker_decoder = Decoder(loglevel="FATAL")
+
+
+def _decode(pcm16: bytes, sample_rate: int) -> str:  # in a worker process
+    decoder = _worker_decoder
+    if decoder is None:
+        raise RuntimeError("worker process has no decoder")
+    audio = pcm16 if sample_rate == MODEL_RATE else resample(pcm16, sample_rate, MODEL_RATE)
+    decoder.start_utt()
+    try:
+        decoder.process_raw(
+            _dither(_EDGE_SILENCE + audio + _EDGE_SILENCE), no_search=False, full_utt=True
+        )
+    finally:
+        decoder.end_utt()
+    hypothesis = decoder.hyp()
+    return hypothesis.hypstr if hypothesis is not None else ""
+
+
+def _ready() -> bool:  # in a worker process
+    return _worker_decoder is not None
+
+
 class PocketsphinxSTT:
     """:class:`~voice_server.voice.providers.base.SpeechToText` with pocketsphinx, offline.
 
@@ -45,29 +80,34 @@ class PocketsphinxSTT:
     name = NAME
 
     def __init__(self, *, workers: int = 2) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pocketsphinx")
-        self._local = threading.local()
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
         self._closed = False
 
-    def _decoder(self) -> Decoder:
-        decoder: Decoder | None = getattr(self._local, "decoder", None)
-        if decoder is None:
-            decoder = Decoder(loglevel="FATAL")
-            self._local.decoder = decoder
-        return decoder
-
-    def _decode(self, pcm16: bytes, sample_rate: int) -> str:  # worker thread
-        audio = pcm16 if sample_rate == MODEL_RATE else resample(pcm16, sample_rate, MODEL_RATE)
-        decoder = self._decoder()
-        decoder.start_utt()
-        try:
-            decoder.process_raw(
-                _dither(_EDGE_SILENCE + audio + _EDGE_SILENCE), no_search=False, full_utt=True
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise ProviderUnavailable(NAME, "provider closed")
+        if self._pool is None:
+            # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
             )
-        finally:
-            decoder.end_utt()
-        hypothesis = decoder.hyp()
-        return hypothesis.hypstr if hypothesis is not None else ""
+        return self._pool
+
+    async def _run(self, function: Callable[..., T], *args: object) -> T:
+        pool = self._executor()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+        except BrokenProcessPool as exc:
+            # A worker died (killed, out of memory): start a fresh pool on the next call.
+            if self._pool is pool:
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise ProviderUnavailable(NAME, "decoder process died") from exc
+        except RuntimeError as exc:  # pocketsphinx reports model and decode failures so
+            raise ProviderUnavailable(NAME, str(exc)) from exc
 
     async def transcribe(
         self, pcm16: bytes, sample_rate: int, *, language: str | None = None
@@ -83,24 +123,21 @@ class PocketsphinxSTT:
         duration = seconds(pcm16, sample_rate)
         if not pcm16:
             return Transcript(text="", language="en", audio_seconds=0.0)
-        loop = asyncio.get_running_loop()
-        try:
-            text = await loop.run_in_executor(self._executor, self._decode, pcm16, sample_rate)
-        except RuntimeError as exc:  # pocketsphinx reports model and decode failures so
-            raise ProviderUnavailable(NAME, str(exc)) from exc
+        text = await self._run(_decode, pcm16, sample_rate)
         return Transcript(text=text, language="en", audio_seconds=duration)
 
-    async def check(self) -> None:
-        """Load a decoder (the model files) on the pool; raise ProviderUnavailable if it fails."""
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._executor, self._decoder)
-        except (RuntimeError, OSError) as exc:
-            raise ProviderUnavailable(NAME, f"model cannot load: {exc}") from exc
+    async def check(self) -> ProviderHealth:
+        """Starts a worker process, which loads the model."""
+        return await probe("stt", NAME, self._load, local=True, timeout_s=60.0)
+
+    async def _load(self) -> None:
+        await self._run(_ready)
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
-        # Running decodes finish (they cannot be interrupted); queued ones are dropped.
-        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            # Running decodes finish (they cannot be interrupted); queued ones are dropped.
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)

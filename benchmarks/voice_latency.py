@@ -1,0 +1,162 @@
+"""Voice-to-voice latency: Parley with simulated vendors, callers streaming real speech at
+real-time pace over the WebSocket, timed at the client from the end of speech to the first
+reply audio frame.
+
+    python -m benchmarks.voice_latency --profile cloud --callers 1 --turns 4
+    python -m benchmarks.voice_latency --profile zero --sweep 1,10,50,100,200
+
+Server overhead = voice-to-voice − end-of-turn silence − vendor time on the critical path
+(STT of the last chunk + time to first token of each model call before the first token of the
+answer + TTS time to first byte, from the profile's means: the fakes sleep exactly those).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import psutil
+
+from benchmarks.harness import Target, parley_under_test
+from benchmarks.report import Report, percentile
+
+# The agent calls the model twice before the answer's first token: a tool call
+# (search_knowledge), then the answer.
+MODEL_CALLS_BEFORE_FIRST_TOKEN = 2
+LAST_CHUNK_AUDIO_S = 1.0
+
+
+def vendor_critical_ms(target: Target) -> float:
+    p = target.profile
+    stt = p.stt_base.base_s + p.stt_per_audio_s * LAST_CHUNK_AUDIO_S
+    llm = MODEL_CALLS_BEFORE_FIRST_TOKEN * p.llm_first_token.base_s
+    return (stt + llm + p.tts_first_byte.base_s) * 1000
+
+
+async def run_callers(
+    target: Target, callers: int, turns: int
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    me = psutil.Process(os.getpid())
+    rss_before = me.memory_info().rss
+    me.cpu_percent(None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks.callers", "--ws-url", target.ws_url,
+        "--bot-id", str(target.bot_id), "--key", target.publishable_key,
+        "--origin", target.origin, "-n", str(callers), "--turns", str(turns),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    peak_rss = rss_before
+    started = time.perf_counter()
+    while process.returncode is None:
+        try:
+            await asyncio.wait_for(process.wait(), 0.5)
+        except TimeoutError:
+            peak_rss = max(peak_rss, me.memory_info().rss)
+    elapsed = time.perf_counter() - started
+    cpu = me.cpu_percent(None)
+    assert process.stdout is not None
+    results = json.loads(await process.stdout.read())
+    usage = {
+        "server_cpu_percent": round(cpu, 1),
+        "rss_per_session_mb": round((peak_rss - rss_before) / callers / 2**20, 2),
+        "elapsed_s": round(elapsed, 1),
+    }
+    return results, usage
+
+
+def summarise(target: Target, results: list[dict[str, Any]]) -> dict[str, Any]:
+    vendor = vendor_critical_ms(target)
+    silence = float(target.settings.voice_end_of_turn_silence_ms)
+    v2v, overhead, server_total = [], [], []
+    late = frames = failed = 0
+    errors: list[Any] = []
+    for caller in results:
+        errors += caller["errors"]
+        for turn in caller["turns"]:
+            frames += turn["frames"]
+            late += turn["late_frames"]
+            if turn["voice_to_voice_s"] is None:
+                failed += 1
+                continue
+            ms = turn["voice_to_voice_s"] * 1000
+            wait = turn["waterfall"].get("end_of_turn_wait_ms") or silence
+            v2v.append(ms)
+            overhead.append(ms - wait - vendor)
+            if turn["waterfall"].get("total_ms") is not None:
+                server_total.append(turn["waterfall"]["total_ms"])
+    stages = {}
+    for stage in ("stt_final", "llm_first_token", "first_clause", "tts_first_byte", "first_audio"):
+        values = [t["waterfall"].get(f"{stage}_ms") for c in results for t in c["turns"]]
+        values = [v for v in values if v is not None]
+        stages[stage] = round(percentile(values, 50), 1)
+    return {
+        "turns": len(v2v), "failed_turns": failed, "errors": errors[:5],
+        "v2v_p50_ms": round(percentile(v2v, 50), 1), "v2v_p95_ms": round(percentile(v2v, 95), 1),
+        "v2v_p99_ms": round(percentile(v2v, 99), 1),
+        "overhead_p50_ms": round(percentile(overhead, 50), 1),
+        "overhead_p95_ms": round(percentile(overhead, 95), 1),
+        "server_total_p50_ms": round(percentile(server_total, 50), 1),
+        "vendor_critical_ms": round(vendor, 1), "end_of_turn_silence_ms": silence,
+        "late_frames": late, "frames": frames, "stage_p50_ms": stages,
+        "v2v_ms": v2v, "overhead_ms": overhead,
+    }  # fmt: skip
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    counts = [int(n) for n in args.sweep.split(",")] if args.sweep else [args.callers]
+    rows, data = [], {}
+    async with parley_under_test(args.profile) as target:
+        for n in counts:
+            results, usage = await run_callers(target, n, args.turns)
+            summary = summarise(target, results) | usage
+            data[str(n)] = summary
+            rows.append([n, summary["turns"], summary["failed_turns"], summary["v2v_p50_ms"],
+                         summary["v2v_p95_ms"], summary["v2v_p99_ms"],
+                         summary["overhead_p50_ms"], summary["overhead_p95_ms"],
+                         summary["late_frames"], summary["server_cpu_percent"],
+                         summary["rss_per_session_mb"]])  # fmt: skip
+            brief = {k: v for k, v in summary.items() if k not in ("v2v_ms", "overhead_ms")}
+            print(f"{n} callers: {json.dumps(brief)}")
+    name = f"voice_latency_{args.profile}" + ("_sweep" if args.sweep else "")
+    Report(
+        name=name,
+        title=f"Voice-to-voice latency, `{args.profile}` vendor profile",
+        columns=[
+            "callers",
+            "turns",
+            "failed",
+            "v2v p50 ms",
+            "v2v p95 ms",
+            "v2v p99 ms",
+            "overhead p50 ms",
+            "overhead p95 ms",
+            "late frames",
+            "server CPU %",
+            "RSS/session MB",
+        ],  # fmt: skip
+        rows=rows,
+        data={"profile": args.profile, "results": data},
+        notes=[
+            f"End-of-turn silence {target.settings.voice_end_of_turn_silence_ms} ms; vendor "
+            f"time on the critical path {vendor_critical_ms(target):.0f} ms (profile means).",
+            "Overhead = voice-to-voice − end-of-turn silence − vendor time on the critical path.",
+        ],
+    ).save()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profile", choices=["zero", "cloud"], default="cloud")
+    parser.add_argument("--callers", type=int, default=1)
+    parser.add_argument("--turns", type=int, default=4)
+    parser.add_argument("--sweep", help="comma-separated caller counts, e.g. 1,10,50,100,200")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""Text chat: ``POST /v1/bots/{bot_id}/chat`` (SSE or JSON), its WebSocket twin, transcripts.
+
+SSE events, one JSON object per ``data:`` line, named by ``event:``:
+``conversation`` (its id), ``delta`` (text), ``tool_call``, ``citation``, then ``done`` (text,
+citations, usage, timings, message id) or ``error`` (code, status, detail).
+
+WebSocket ``/v1/bots/{bot_id}/chat/ws``: the client sends ``{"type": "message", "text": ...,
+"conversation_id"?: ...}`` or ``{"type": "cancel"}``; the server sends ``ready`` once, then
+the same events as SSE with a ``type`` member. Errors are ``{"type": "error", "code": ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, WebSocket, get, post, websocket
+from litestar.di import NamedDependency
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar.response import Stream
+
+from rag.chat import (
+    check_message,
+    check_scope,
+    error_event,
+    load_bot,
+    open_conversation,
+    run_turn,
+)
+from rag.services import RagServices
+from voice_server.errors import Forbidden, InvalidInput, NotFound, ParleyError
+from voice_server.principal import Principal
+
+
+class ChatIn(msgspec.Struct, forbid_unknown_fields=True):
+    message: str
+    conversation_id: UUID | None = None
+    stream: bool = True
+    visitor_id: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    name = event.get("type", "message")
+    body = {k: v for k, v in event.items() if k != "type"}
+    return f"event: {name}\ndata: {json.dumps(body, default=str)}\n\n".encode()
+
+
+class ChatController(Controller):
+    path = "/v1/bots/{bot_id:uuid}"
+    tags = ["chat"]
+
+    @post(
+        "/chat",
+        status_code=200,
+        summary="Ask the bot; streams Server-Sent Events unless `stream` is false",
+    )
+    async def chat(
+        self,
+        bot_id: FromPath[UUID],
+        data: JSONBody[ChatIn],
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        rag: NamedDependency[RagServices],
+        # Brain is a plain (not runtime-checkable) Protocol: Litestar cannot validate it.
+        brain: NamedDependency[Any],
+    ) -> Response[Any] | Stream:
+        check_scope(principal, "chat")
+        bot = await load_bot(rag, principal, bot_id)
+        text = check_message(rag, data.message)
+        conversation_id = await open_conversation(
+            rag, principal, bot, data.conversation_id, message=text, visitor_id=data.visitor_id
+        )
+        accept = request.headers.get("accept", "")
+        wants_json = not data.stream or (
+            "application/json" in accept and "text/event-stream" not in accept
+        )
+        turn = run_turn(rag, brain, principal, bot, conversation_id, text)
+        if wants_json:
+            events = [event async for event in turn]
+            last = events[-1]
+            if last["type"] == "error":
+                raise _as_error(last)
+            tool_calls = [
+                {"name": e["name"], "arguments": e["arguments"]}
+                for e in events
+                if e["type"] == "tool_call"
+            ]
+            return Response({**{k: v for k, v in last.items() if k != "type"},
+                             "tool_calls": tool_calls})  # fmt: skip
+
+        async def body() -> AsyncIterator[bytes]:
+            # Closing the stream (client gone) closes the turn: the model stops and what was
+            # written so far is stored as an interrupted reply.
+            async with contextlib.aclosing(turn) as events:
+                async for event in events:
+                    yield _sse(event)
+
+        return Stream(
+            body(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @get("/conversations", summary="List the bot's conversations, newest first")
+    async def list_conversations(
+        self,
+        bot_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        rag: NamedDependency[RagServices],
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        _owner_only(principal)
+        check_scope(principal, "conversations:read")
+        bot = await load_bot(rag, principal, bot_id)
+        items = await rag.conversations.list_conversations(
+            principal.tenant_id, bot.id, limit=limit, offset=offset
+        )
+        return {"items": items, "limit": limit, "offset": offset}
+
+    @get("/conversations/{conversation_id:uuid}", summary="A conversation's transcript")
+    async def transcript(
+        self,
+        bot_id: FromPath[UUID],
+        conversation_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        rag: NamedDependency[RagServices],
+    ) -> dict[str, Any]:
+        _owner_only(principal)
+        check_scope(principal, "conversations:read")
+        bot = await load_bot(rag, principal, bot_id)
+        found = await rag.conversations.transcript(principal.tenant_id, bot.id, conversation_id)
+        if found is None:
+            raise NotFound("no such conversation")
+        return found
+
+
+def _owner_only(principal: Principal) -> None:
+    if principal.kind == "publishable_key":
+        raise Forbidden("a widget key cannot read conversations")
+
+
+def _as_error(event: dict[str, Any]) -> ParleyError:
+    from voice_server.errors import RateLimited, ServiceUnavailable
+
+    if event.get("code") == "rate-limited":
+        return RateLimited(event["detail"], retry_after_s=int(event.get("retry_after_s", 1)))
+    if event.get("status") == 400:
+        return InvalidInput(event["detail"])
+    return ServiceUnavailable(event["detail"], code=event.get("code"))
+
+
+@websocket("/v1/bots/{bot_id:uuid}/chat/ws")
+async def chat_socket(
+    socket: WebSocket[Any, Any, Any],
+    bot_id: FromPath[UUID],
+    principal: NamedDependency[Principal],
+    rag: NamedDependency[RagServices],
+    # Brain is a plain (not runtime-checkable) Protocol: Litestar cannot validate it.
+    brain: NamedDependency[Any],
+) -> None:
+    await socket.accept()
+    try:
+        check_scope(principal, "chat")
+        bot = await load_bot(rag, principal, bot_id)
+    except ParleyError as exc:
+        await socket.send_json(error_event(exc))
+        await socket.close(code=4404 if exc.status == 404 else 4403)
+        return
+    await socket.send_json({"type": "ready", "bot": {"id": str(bot.id), "name": bot.name,
+                                                     "greeting": bot.greeting}})  # fmt: skip
+    conversation_id: UUID | None = None
+    current: asyncio.Task[None] | None = None
+
+    async def turn(text: str, wanted: UUID | None) -> None:
+        nonlocal conversation_id
+        try:
+            conversation_id = await open_conversation(
+                rag, principal, bot, wanted or conversation_id, message=text, visitor_id=None
+            )
+            async for event in run_turn(rag, brain, principal, bot, conversation_id, text):
+                await socket.send_json(event)
+        except ParleyError as exc:
+            await socket.send_json(error_event(exc))
+
+    try:
+        while True:
+            raw = await socket.receive_data(mode="text")
+            try:
+                message = json.loads(raw)
+                kind = message.get("type") if isinstance(message, dict) else None
+            except ValueError:
+                kind = None
+            if kind == "cancel":
+                if current is not None and not current.done():
+                    current.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await current
+                    await socket.send_json({"type": "cancelled"})
+                continue
+            if kind != "message":
+                await socket.send_json(error_event(InvalidInput(
+                    'send {"type": "message", "text": ...} or {"type": "cancel"}')))  # fmt: skip
+                continue
+            if current is not None and not current.done():
+                await socket.send_json(error_event(InvalidInput(
+                    "a reply is still being written; cancel it first")))  # fmt: skip
+                continue
+            try:
+                text = check_message(rag, str(message.get("text", "")))
+                wanted = message.get("conversation_id")
+                wanted_id = UUID(wanted) if wanted else None
+            except (ParleyError, ValueError) as exc:
+                problem = exc if isinstance(exc, ParleyError) else InvalidInput(str(exc))
+                await socket.send_json(error_event(problem))
+                continue
+            current = asyncio.create_task(turn(text, wanted_id))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if current is not None and not current.done():
+            current.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await current

@@ -1,0 +1,57 @@
+"""Credentials on the voice WebSocket handshake, checked by the accounts package's principal."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from tests.integration.voice.harness import voice_client
+from tests.support.tenants import create_tenant
+
+
+async def test_a_widget_key_from_its_origin_opens_its_bot(
+    server_url: str, database_url: str
+) -> None:
+    tenant = await create_tenant(database_url)
+    url = server_url.replace("http://", "ws://") + f"/v1/voice/ws?key={tenant.publishable_key}"
+    async with voice_client(url, Origin=tenant.origin) as client:
+        started = await client.start(tenant.bot_id)
+        assert started["type"] == "session.started"
+
+
+async def test_a_widget_key_from_a_foreign_origin_is_closed_with_4403(
+    server_url: str, database_url: str
+) -> None:
+    tenant = await create_tenant(database_url)
+    url = server_url.replace("http://", "ws://") + f"/v1/voice/ws?key={tenant.publishable_key}"
+    async with voice_client(url, Origin="https://evil.example") as client:
+        await client.closed.wait()
+        assert client.ws.close_code == 4403
+        assert client.events("error")[0]["code"] == "forbidden"
+
+
+async def test_a_bad_key_is_closed_with_4401(server_url: str) -> None:
+    url = server_url.replace("http://", "ws://") + "/v1/voice/ws?key=ppk_nope_nope"
+    async with voice_client(url, Origin="https://shop.example") as client:
+        await client.closed.wait()
+        assert client.ws.close_code == 4401
+        assert client.events("error")[0]["code"] == "unauthenticated"
+
+
+async def test_a_key_cannot_open_another_tenants_bot(server_url: str, database_url: str) -> None:
+    mine = await create_tenant(database_url)
+    theirs = await create_tenant(database_url, name="Other")
+    url = server_url.replace("http://", "ws://") + "/v1/voice/ws"
+    async with voice_client(url, Authorization=f"Bearer {mine.secret_key}") as client:
+        start = {"type": "session.start", "bot_id": str(theirs.bot_id), "sample_rate": 16000}
+        await client.ws.send(json.dumps(start))
+        error = await client.wait_for("error")
+        assert error["code"] == "bot_not_found"
+        await client.start(mine.bot_id)
+    conn = await asyncpg.connect(database_url)
+    try:
+        owners = await conn.fetch("SELECT tenant_id FROM voice_sessions")
+        assert [r["tenant_id"] for r in owners] == [mine.tenant_id]
+    finally:
+        await conn.close()
