@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from billing import cli as billing_cli
 from voice_server import __version__
 from voice_server.errors import DatabaseSetupError
 from voice_server.logs import configure_logging
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="TCP port (overrides PARLEY_PORT)")
 
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+    billing_cli.add_commands(commands)
     return parser
 
 
@@ -53,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(serve(settings))
         elif args.command == "migrate":
             asyncio.run(run_migrations(settings))
+        elif args.command == "billing":
+            return billing_cli.run(args, settings)
     except DatabaseSetupError as exc:
         print(f"parley: {exc.detail}", file=sys.stderr)
         return EXIT_DATABASE
