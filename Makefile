@@ -29,6 +29,21 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+# The benchmark set (about 15 minutes on 2 cores); figures land in benchmarks/results/.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks.startup
+	$(BIN)/python -m benchmarks.voice_turn_latency --turns 20
+	$(BIN)/python -m benchmarks.voice_latency --profile cloud --callers 1 --turns 4
+	$(BIN)/python -m benchmarks.voice_latency --profile zero --sweep 1,10,50,100
+	$(BIN)/python -m benchmarks.rag_eval
+	$(BIN)/python -m benchmarks.retrieval
+	$(BIN)/python -m benchmarks.quota_check
+	$(BIN)/python -m benchmarks.dashboard
+
 migrate: $(VENV)/.installed-run
 	$(BIN)/parley migrate
 

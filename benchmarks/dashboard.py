@@ -132,6 +132,8 @@ async def run(requests: int) -> Report:
             h = tenant.secret_headers
             async with httpx.AsyncClient(base_url=base, timeout=60) as http:
                 cases: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
+                    "GET /healthz (floor: no auth, no query)": lambda: http.get("/healthz"),
+                    "GET /v1/me (auth only)": lambda: http.get("/v1/me", headers=h),
                     "GET /v1/bots (first page, 50)": lambda: http.get("/v1/bots", headers=h),
                     "GET /v1/bots?limit=100 (all)": lambda: http.get(
                         "/v1/bots", headers=h, params={"limit": 100}
@@ -169,6 +171,8 @@ async def run(requests: int) -> Report:
             "Embedded PostgreSQL 18 + pgvector, app under uvicorn on 127.0.0.1, one client, "
             "sequential requests with a secret key (rate limits off), 3 warm-up requests each.",
             "10,000 conversations (2,000 voice with 10,000 turns) over the last ~28 days.",
+            "The /healthz row is the floor of this machine and HTTP stack (shared 2-core box); "
+            "the rows above it are what auth and each query add.",
         ],
     )
 

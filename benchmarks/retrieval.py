@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import time
 import uuid
@@ -25,6 +26,7 @@ import asyncpg
 from benchmarks.rag_eval import bench_services, new_tenant
 from benchmarks.report import Report, summary_ms
 from rag.chunker import Chunk
+from rag.embeddings import STOPWORDS
 from rag.services import RagServices
 from rag.sources.drive_sync import content_hash
 from rag.store import as_vector
@@ -41,10 +43,19 @@ def vocabulary(rng: random.Random, size: int = 5000) -> list[str]:
     return sorted(words)
 
 
+FUNCTION_WORDS = sorted(STOPWORDS)
+
+
 def zipf_words(rng: random.Random, vocab: list[str], n: int) -> list[str]:
-    # Natural text is Zipfian: a few words everywhere, most words rare.
-    return [vocab[min(int(rng.paretovariate(1.1)) - 1, len(vocab) - 1)] if rng.random() < 0.5
-            else rng.choice(vocab) for _ in range(n)]  # fmt: skip
+    """Words with natural text's Zipfian frequencies (P(rank) ~ 1/rank): the 60 most frequent
+    ranks are function words ("the", "of", ...), about half of all words as in English, which
+    PostgreSQL's english configuration and the embedder drop; content words follow."""
+    ranks = len(vocab) + 60
+    cumulative = list(itertools.accumulate(1 / r for r in range(1, ranks + 1)))
+    out = []
+    for rank in rng.choices(range(ranks), cum_weights=cumulative, k=n):
+        out.append(FUNCTION_WORDS[rank % len(FUNCTION_WORDS)] if rank < 60 else vocab[rank - 60])
+    return out
 
 
 async def load_corpus(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 import time
@@ -123,6 +124,7 @@ async def main_async(args: argparse.Namespace) -> None:
             brief = {k: v for k, v in summary.items() if k not in ("v2v_ms", "overhead_ms")}
             print(f"{n} callers: {json.dumps(brief)}")
     name = f"voice_latency_{args.profile}" + ("_sweep" if args.sweep else "")
+    draw(name, args.profile, counts, data)
     Report(
         name=name,
         title=f"Voice-to-voice latency, `{args.profile}` vendor profile",
@@ -147,6 +149,25 @@ async def main_async(args: argparse.Namespace) -> None:
             "Overhead = voice-to-voice − end-of-turn silence − vendor time on the critical path.",
         ],
     ).save()
+
+
+def draw(name: str, profile: str, counts: list[int], data: dict[str, Any]) -> None:
+    from benchmarks import plots
+
+    plots.latency_cdf(
+        f"{name}_cdf", f"Voice-to-voice latency CDF ({profile} profile)",
+        {f"{n} callers": data[str(n)]["v2v_ms"] for n in counts},
+    )  # fmt: skip
+    first = data[str(counts[0])]["stage_p50_ms"]
+    stages = {k: v for k, v in first.items() if not math.isnan(v)}
+    title = f"Turn waterfall, {counts[0]} caller(s), {profile} profile"
+    plots.waterfall(f"{name}_waterfall", title, stages)
+    if len(counts) > 1:
+        plots.concurrency_curve(
+            f"{name}_curve", f"Server overhead vs callers ({profile} profile)", counts,
+            {"overhead p50": [data[str(n)]["overhead_p50_ms"] for n in counts],
+             "overhead p95": [data[str(n)]["overhead_p95_ms"] for n in counts]},
+        )  # fmt: skip
 
 
 def main() -> None:

@@ -8,12 +8,14 @@ says that instructions found inside documents are not to be followed: a document
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -149,34 +151,43 @@ class AgentBrain:
             stream_mode=["messages", "updates"],
             config={"recursion_limit": 12},
         )
+        # The agent runs in a task of its own and hands its events over a bounded queue.
+        # Closing or cancelling this generator (barge-in, client gone) cancels that task once,
+        # which lets LangGraph close the model's HTTP stream; run directly under a caller's
+        # anyio cancel scope, its clean-up awaits would themselves be cancelled and the model
+        # would go on writing.
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=256)
+        task = asyncio.create_task(_pump(stream, queue), name="agent-stream")
         try:
-            # Closing this generator (barge-in, client gone) closes the agent's stream, which
-            # cancels the model request in flight.
-            async with contextlib.aclosing(stream) as events:
-                async for mode, payload in events:
-                    if mode == "messages":
-                        message, _meta = payload
-                        if isinstance(message, AIMessageChunk) and message.text:
-                            text.append(message.text)
-                            yield TextDelta(message.text)
-                        continue
-                    for node, update in (payload or {}).items():
-                        for message in (update or {}).get("messages", []):
-                            if isinstance(message, AIMessage):
-                                usage: dict[str, Any] = dict(message.usage_metadata or {})
-                                tokens_in += int(usage.get("input_tokens", 0))
-                                tokens_out += int(usage.get("output_tokens", 0))
-                                for call in message.tool_calls:
-                                    yield ToolCall(name=call["name"], arguments=dict(call["args"]))
-                            elif isinstance(message, ToolMessage) and node == "tools":
-                                for citation in self._new_citations(turn):
-                                    yield citation
+            while (item := await queue.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                mode, payload = item
+                if mode == "messages":
+                    message, _meta = payload
+                    if isinstance(message, AIMessageChunk) and message.text:
+                        text.append(message.text)
+                        yield TextDelta(message.text)
+                    continue
+                for node, update in (payload or {}).items():
+                    for message in (update or {}).get("messages", []):
+                        if isinstance(message, AIMessage):
+                            usage: dict[str, Any] = dict(message.usage_metadata or {})
+                            tokens_in += int(usage.get("input_tokens", 0))
+                            tokens_out += int(usage.get("output_tokens", 0))
+                            for call in message.tool_calls:
+                                yield ToolCall(name=call["name"], arguments=dict(call["args"]))
+                        elif isinstance(message, ToolMessage) and node == "tools":
+                            for citation in self._new_citations(turn):
+                                yield citation
         except ParleyError:
             raise
         except Exception as exc:
-            if _is_cancellation(exc):
-                raise
             raise model_error(exc) from exc
+        finally:
+            task.cancel()
+            with anyio.CancelScope(shield=True), contextlib.suppress(BaseException):
+                await task
         answered = not (turn.searches and turn.empty_searches == turn.searches)
         yield ReplyDone(
             text="".join(text),
@@ -196,8 +207,20 @@ class AgentBrain:
         return out
 
 
-def _is_cancellation(exc: BaseException) -> bool:
-    return isinstance(exc, GeneratorExit)
+_END = object()
+
+
+async def _pump(stream: AsyncIterator[Any], queue: asyncio.Queue[Any]) -> None:
+    """Feed the agent's stream into ``queue``; an error is handed over as the last item."""
+    try:
+        async with contextlib.aclosing(stream) as events:  # type: ignore[type-var]
+            async for item in events:
+                await queue.put(item)
+        await queue.put(_END)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        await queue.put(exc)
 
 
 def describe_tool_call(call: ToolCall) -> dict[str, Any]:

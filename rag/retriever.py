@@ -121,8 +121,7 @@ class Retriever:
         # The expression and predicate must match the partial index exactly for it to be used;
         # `dim` is an int we computed, safe to inline.
         expr = f"c.embedding::vector({dim})" if dim in INDEXED_DIMS else "c.embedding"
-        # Sent as text so that it works whether or not the pool registered pgvector's codec.
-        cast = f"::text::vector({dim})" if dim in INDEXED_DIMS else "::text::vector"
+        cast = f"::vector({dim})" if dim in INDEXED_DIMS else "::vector"
         sql = f"""
             SELECT * FROM (
                 SELECT c.id, c.document_id, c.content, c.metadata, d.title,

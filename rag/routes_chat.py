@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
+import anyio
 import msgspec
 from litestar import Controller, Request, Response, WebSocket, get, post, websocket
 from litestar.di import NamedDependency
@@ -96,10 +97,15 @@ class ChatController(Controller):
 
         async def body() -> AsyncIterator[bytes]:
             # Closing the stream (client gone) closes the turn: the model stops and what was
-            # written so far is stored as an interrupted reply.
-            async with contextlib.aclosing(turn) as events:
-                async for event in events:
+            # written so far is stored as an interrupted reply. Litestar cancels the stream
+            # through an anyio cancel scope, which would cancel every await of that cleanup
+            # too, so the cleanup runs shielded.
+            try:
+                async for event in turn:
                     yield _sse(event)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await turn.aclose()
 
         return Stream(
             body(),

@@ -287,7 +287,7 @@ class DocumentStore:
             await conn.executemany(
                 """INSERT INTO chunks (tenant_id, document_id, ordinal, content, token_count,
                        metadata, embedding, embedding_model)
-                   VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::text::vector, $8)""",
+                   VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::vector, $8)""",
                 records,
             )
             await conn.execute(
@@ -351,7 +351,7 @@ class DocumentStore:
     ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.executemany(
-                """UPDATE chunks SET embedding = $3::text::vector, embedding_model = $4
+                """UPDATE chunks SET embedding = $3::vector, embedding_model = $4
                    WHERE tenant_id = $1 AND id = $2""",
                 [(t, i, as_vector(v), model) for i, t, v in rows],
             )

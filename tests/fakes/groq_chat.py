@@ -76,12 +76,18 @@ class Stall:
 Step = Text | ToolCalls | Fail | Cut | Stall
 
 
-def _latency_of(profile: Any) -> tuple[float, float | None]:
-    # Duck-typed so that a shared profile object from tests/fakes/latency.py works too.
-    ttft = getattr(profile, "time_to_first_token_s", None)
-    if ttft is None:
-        ttft = getattr(profile, "ttft_s", 0.0)
-    return float(ttft or 0.0), getattr(profile, "tokens_per_s", None)
+def _first_token_delay(profile: Any) -> float:
+    # The shared profile of tests/fakes/latency.py (with jitter) or this module's own.
+    if hasattr(profile, "llm_first_token_delay"):
+        return float(profile.llm_first_token_delay())
+    return float(getattr(profile, "time_to_first_token_s", 0.0) or 0.0)
+
+
+def _token_delay(profile: Any) -> float:
+    if hasattr(profile, "llm_token_delay"):
+        return float(profile.llm_token_delay())
+    rate = getattr(profile, "tokens_per_s", None)
+    return 1 / rate if rate else 0.0
 
 
 @dataclass
@@ -144,7 +150,6 @@ class FakeGroq:
         return Text(f"You said: {messages[last_user]['content']}")
 
     async def _stream(self, step: Step, model: str, prompt_tokens: int) -> AsyncIterator[bytes]:
-        ttft, rate = _latency_of(self.latency)
         ident = f"chatcmpl-{uuid.uuid4().hex[:12]}"
         created = int(time.time())
         completed = False
@@ -164,7 +169,7 @@ class FakeGroq:
             return f"data: {json.dumps(payload)}\n\n".encode()
 
         try:
-            if ttft:
+            if (ttft := _first_token_delay(self.latency)) > 0:
                 await asyncio.sleep(ttft)
             yield chunk({"role": "assistant", "content": ""})
             text = step.text if isinstance(step, Text | ToolCalls | Cut) else ""
@@ -172,8 +177,8 @@ class FakeGroq:
             for n, token in enumerate(tokens):
                 if isinstance(step, Cut) and n >= step.after_tokens:
                     raise ConnectionAbortedError("fake stream cut")
-                if rate:
-                    await asyncio.sleep(1 / rate)
+                if (delay := _token_delay(self.latency)) > 0:
+                    await asyncio.sleep(delay)
                 yield chunk({"content": token})
             if isinstance(step, Cut):
                 raise ConnectionAbortedError("fake stream cut")

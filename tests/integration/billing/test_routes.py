@@ -112,3 +112,9 @@ async def test_self_hosted_without_stripe_gets_the_unlimited_plan_and_no_checkou
     )
     assert checkout.status_code == 503
     assert "PARLEY_STRIPE_SECRET_KEY" in checkout.json()["detail"]
+
+
+async def test_the_billing_routes_are_documented(http: httpx.AsyncClient) -> None:
+    paths = (await http.get("/schema/openapi.json")).json()["paths"]
+    for path in ("/v1/billing/usage", "/v1/billing/checkout", "/v1/billing/webhooks/stripe"):
+        assert path in paths

@@ -336,7 +336,7 @@ async def test_websocket_chat_streams_and_can_cancel(
         assert json.loads(await ws.recv())["type"] == "error"
 
 
-async def test_a_client_leaving_mid_answer_keeps_the_partial_reply(
+async def test_a_client_leaving_mid_answer_stops_the_model_and_keeps_the_partial_reply(
     api: httpx.AsyncClient, owner: TenantKeys, groq: tuple[FakeGroq, str]
 ) -> None:
     from tests.fakes.groq_chat import LatencyProfile, Text
@@ -368,3 +368,8 @@ async def test_a_client_leaving_mid_answer_keeps_the_partial_reply(
     assert user["content"] == "Tell me everything"
     assert assistant["interrupted"] is True
     assert assistant["content"].startswith("word0")
+    for _ in range(100):
+        if fake.cancelled:
+            break
+        await asyncio.sleep(0.05)
+    assert fake.cancelled == 1  # the model's stream was abandoned, not read to the end

@@ -8,7 +8,6 @@ import json
 import wave
 
 import asyncpg
-import pytest
 
 from tests.integration.voice.harness import eventually, voice_client
 from tests.support.tenants import create_tenant
@@ -62,7 +61,7 @@ async def test_offline_spoken_conversation_over_the_websocket(
         assert len(frames) > 25  # more than half a second of reply audio at 24 kHz
         await client.ws.send(json.dumps({"type": "session.end"}))
         await client.wait_for("session.ended")
-        brain_errors = [e for e in client.events("error") if e.get("stage") == "llm"]
+        assert client.events("error") == []
     conn = await asyncpg.connect(database_url)
     try:
 
@@ -72,16 +71,10 @@ async def test_offline_spoken_conversation_over_the_websocket(
         await eventually(turn_stored)
         turn = await conn.fetchrow("SELECT * FROM turns")
         for column in TURN_COLUMNS:
-            if column != "llm_first_token_ms" or not brain_errors:
-                assert turn[column] is not None, column
+            assert turn[column] is not None, column
         assert turn["interrupted"] is False
         user = await conn.fetchval("SELECT content FROM messages WHERE role = 'user'")
         assert "hours" in user.split()
     finally:
         await conn.close()
-    if brain_errors:
-        # The pipeline survived a failing brain (apology spoken, error event, turn stored); the
-        # brain itself is rag's. Known on this branch: its retriever sends a text literal for a
-        # pgvector parameter that the pool's codec encodes.
-        pytest.xfail(f"the rag brain failed: {brain_errors[0]['message']}")
     assert "language model" in done["text"]  # the offline answerer says what it is

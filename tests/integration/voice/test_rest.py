@@ -123,8 +123,6 @@ async def test_chat_is_one_spoken_turn(http: httpx.AsyncClient, database_url: st
         content=wav,
         headers=tenant.secret_headers,
     )
-    if response.status_code == 500:
-        pytest.xfail("the rag brain fails on this branch (pgvector parameter); see report")
     assert response.status_code == 200, response.text
     body = response.json()
     assert "hours" in body["transcript"].split()
