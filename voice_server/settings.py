@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         15.0, gt=0, le=300, description="Longest wait for one transcription (s)."
     )
     stt_offline_workers: int = Field(
-        2, ge=1, le=32, description="pocketsphinx decoders that may run in parallel (threads)."
+        2, ge=1, le=32, description="pocketsphinx decoder processes that may run in parallel."
     )
     tts_provider: Literal["auto", "espeak", "deepgram"] = Field(
         "auto",
