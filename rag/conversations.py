@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from billing.ledger import record_usage
 from rag.chunker import estimate_tokens
 from voice_server.brain import BotProfile, ChatMessage, Citation
 
@@ -81,20 +82,25 @@ class ConversationStore:
         tokens_out: int | None = None,
         interrupted: bool = False,
     ) -> tuple[UUID, datetime]:
-        row = await self.pool.fetchrow(
-            """INSERT INTO messages (tenant_id, conversation_id, role, content, citations,
-                   tokens_in, tokens_out, interrupted)
-               VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) RETURNING id, created_at""",
-            tenant_id,
-            conversation_id,
-            role,
-            content,
-            json.dumps([citation_json(c) for c in citations]),
-            tokens_in,
-            tokens_out,
-            interrupted,
-        )
-        assert row is not None  # INSERT ... RETURNING always returns the row
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """INSERT INTO messages (tenant_id, conversation_id, role, content, citations,
+                       tokens_in, tokens_out, interrupted)
+                   VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) RETURNING id, created_at""",
+                tenant_id,
+                conversation_id,
+                role,
+                content,
+                json.dumps([citation_json(c) for c in citations]),
+                tokens_in,
+                tokens_out,
+                interrupted,
+            )
+            assert row is not None  # INSERT ... RETURNING always returns the row
+            if role == "user":
+                # Each question counts against the plan's messages, in the same transaction as
+                # the message itself, so usage is never lost nor counted twice.
+                await record_usage(conn, tenant_id, "message", 1, f"message:{row['id']}")
         return row["id"], row["created_at"]
 
     async def history(

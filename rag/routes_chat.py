@@ -26,6 +26,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Stream
 
+from billing.quota import QuotaService
 from rag.chat import (
     check_message,
     check_scope,
@@ -68,12 +69,14 @@ class ChatController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         rag: NamedDependency[RagServices],
+        quota: NamedDependency[QuotaService],
         # Brain is a plain (not runtime-checkable) Protocol: Litestar cannot validate it.
         brain: NamedDependency[Any],
     ) -> Response[Any] | Stream:
         check_scope(principal, "chat")
         bot = await load_bot(rag, principal, bot_id)
         text = check_message(rag, data.message)
+        await quota.check(principal.tenant_id, "message")  # 402 once the plan's messages are used
         conversation_id = await open_conversation(
             rag, principal, bot, data.conversation_id, message=text, visitor_id=data.visitor_id
         )
@@ -168,6 +171,7 @@ async def chat_socket(
     bot_id: FromPath[UUID],
     principal: NamedDependency[Principal],
     rag: NamedDependency[RagServices],
+    quota: NamedDependency[QuotaService],
     # Brain is a plain (not runtime-checkable) Protocol: Litestar cannot validate it.
     brain: NamedDependency[Any],
 ) -> None:
@@ -187,6 +191,7 @@ async def chat_socket(
     async def turn(text: str, wanted: UUID | None) -> None:
         nonlocal conversation_id
         try:
+            await quota.check(principal.tenant_id, "message")
             conversation_id = await open_conversation(
                 rag, principal, bot, wanted or conversation_id, message=text, visitor_id=None
             )
