@@ -1,26 +1,27 @@
 """Text chat: time to first token, Parley's own overhead, and requests per second.
 
-Parley runs in this process (the whole app under uvicorn, embedded PostgreSQL) with the Groq
-chat fake as its model, in a process of its own, under the ``zero`` and ``cloud`` latency
-profiles (cloud: 200 ms to the first token of every model call, then 250 tokens/s; fixed, no
-jitter, so that the vendor time can be subtracted exactly). The tenant's knowledge base is the
-24 documents of ``benchmarks/data/rag_eval.json``, uploaded through the real API, so the agent's
-``search_knowledge`` tool searches a real index. Clients run in a third process and drive the
-real endpoints with a widget (publishable) key and its Origin: ``POST /v1/bots/{id}/chat`` as
-SSE and as JSON, and the chat WebSocket.
+Parley runs as users run it (``python -m voice_server serve``, its own process, embedded
+PostgreSQL) with the Groq chat fake as its model, in the vendor fakes' own process
+(benchmarks/vendors.py), under the ``zero`` and ``cloud`` latency profiles (cloud: 200 ms to the
+first token of every model call, then 250 tokens/s; fixed, no jitter, so that the vendor time can
+be subtracted exactly). The tenant's knowledge base is the 24 documents of
+``benchmarks/data/rag_eval.json``, uploaded through the real API, so every turn searches a real
+index. This process is the client: it drives the real endpoints with a widget (publishable) key
+and its Origin — ``POST /v1/bots/{id}/chat`` as SSE and as JSON, and the chat WebSocket — for
+each text-chat mode (``PARLEY_RAG_CHAT_MODE``: ``agent``, where the model calls the
+``search_knowledge`` tool and then answers, two model calls before the first answer token;
+``grounded``, one search then one model call). The fake counts the model calls.
 
-Per request, at the client: time to first token (the first ``delta`` event), total time.
-The fake's agent-like script calls the model twice before the first answer token (a
-``search_knowledge`` tool call, then the answer, as a tool-using model does); the fake counts
-the calls. Server overhead = time to first token − model calls × the profile's time to first
-token − one token interval (the fake waits that before each token, the first one too); on the
-total, the answer's tokens at the profile's rate are subtracted as well.
+Per request, at the client: time to first token (the first ``delta`` event) and total time.
+Server overhead = time to first token − model calls × the profile's time to first token − one
+token interval (the fake waits that before each token, the first one too); on the total, the
+answer's tokens at the profile's rate are subtracted as well.
 
 Throughput: K concurrent SSE clients for a fixed duration, requests/s, latency percentiles and
-errors, under each profile.
+errors, per profile (first mode only).
 
-    python -m benchmarks.chat [--profiles zero,cloud] [--requests 30] [--clients 10]
-                              [--duration 15]
+    python -m benchmarks.chat [--profiles zero,cloud] [--modes agent,grounded]
+                              [--requests 15] [--clients 10] [--duration 10]
 """
 
 from __future__ import annotations
@@ -28,24 +29,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from benchmarks.harness import parley_process, server_environment
 from benchmarks.report import Report, percentile
+from benchmarks.vendors import Vendors, vendors_process
 from tests.fakes.latency import PROFILES, LatencyProfile
+from tests.support.postgres import create_database, create_template, test_server, with_database
+from tests.support.server import free_port
+from tests.support.tenants import TenantKeys, create_tenant
 
 DATA = Path(__file__).resolve().parent / "data" / "rag_eval.json"
 TRANSPORTS = ("sse", "json", "ws")
+WARM_UPS = 3  # requests per transport before the timed ones
 
 
 # --- the simulated model ----------------------------------------------------------------------
@@ -71,52 +78,13 @@ def vendor_ms(profile: LatencyProfile, calls: float, answer_tokens: int | None =
     return (calls * first_token_s + tokens * interval) * 1000
 
 
-async def serve_fake(profile_name: str) -> None:
-    """The fake's process: print its URL and key as one JSON line, serve until stdin closes."""
-    from tests.fakes.groq_chat import FakeGroq
-    from tests.fakes.groq_chat import LatencyProfile as ChatLatency
-
-    first_token_s, rate = chat_latency(PROFILES[profile_name])
-    fake = FakeGroq(latency=ChatLatency(time_to_first_token_s=first_token_s, tokens_per_s=rate))
-    async with fake.serve() as url:
-        print(json.dumps({"url": url, "api_key": fake.api_key}), flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+async def fake_calls(vendors: Vendors) -> int:
+    """How many model calls the chat fake has answered (it runs in another process)."""
+    async with httpx.AsyncClient() as client:
+        return int((await client.get(vendors.chat_url + "/_fake/stats")).json()["requests"])
 
 
-@dataclass
-class FakeProcess:
-    url: str
-    api_key: str
-
-    async def calls(self) -> int:
-        async with httpx.AsyncClient() as client:
-            return int((await client.get(self.url + "/_fake/stats")).json()["requests"])
-
-
-@asynccontextmanager
-async def fake_process(profile_name: str) -> AsyncIterator[FakeProcess]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "benchmarks.chat", "--role", "fake", "--profile", profile_name,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stdout is not None
-    assert process.stdin is not None
-    try:
-        line = await asyncio.wait_for(process.stdout.readline(), 60)
-        if not line:
-            raise RuntimeError("the chat fake's process did not start")
-        info = json.loads(line)
-        yield FakeProcess(url=info["url"], api_key=info["api_key"])
-    finally:
-        process.stdin.close()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-
-
-# --- the clients (a process of their own) -----------------------------------------------------
+# --- the clients ------------------------------------------------------------------------------
 
 
 class SseParser:
@@ -277,7 +245,7 @@ async def sequential(target: Target, transports: Sequence[str], n: int) -> list[
     samples: list[Sample] = []
     async with httpx.AsyncClient(base_url=target.base_url, timeout=60) as client:
         for transport in transports:
-            for i in range(3):
+            for i in range(WARM_UPS):
                 await ask(client, target, transport, target.questions[i])
             for i in range(n):
                 question = target.questions[i % len(target.questions)]
@@ -304,26 +272,6 @@ async def load(target: Target, clients: int, duration_s: float) -> dict[str, Any
         await asyncio.gather(*(one(i) for i in range(clients)))
         elapsed = time.perf_counter() - started
     return {"elapsed_s": elapsed, "samples": [asdict(s) for s in samples]}
-
-
-async def run_clients(config: dict[str, Any]) -> dict[str, Any]:
-    target = Target(**config["target"])
-    if config["phase"] == "sequential":
-        samples = await sequential(target, config["transports"], config["requests"])
-        return {"samples": [asdict(s) for s in samples]}
-    return await load(target, config["clients"], config["duration_s"])
-
-
-async def clients_process(config: dict[str, Any]) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "benchmarks.chat", "--role", "clients", "--config",
-        json.dumps(config), stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, _ = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"the clients' process failed ({process.returncode})")
-    result: dict[str, Any] = json.loads(out)
-    return result
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -376,9 +324,20 @@ def throughput(result: dict[str, Any]) -> dict[str, Any]:
     return {
         "requests": len(samples),
         "ok": len(ok),
-        "errors": len(samples) - len(ok),
+        "failed": len(samples) - len(ok),
         "elapsed_s": round(elapsed, 1),
         "rps": round(len(ok) / elapsed, 1) if elapsed > 0 else float("nan"),
+    }
+
+
+def server_cpu(cpu_s: float, elapsed_s: float, requests: int) -> dict[str, float]:
+    """The server process's CPU during a load run: share of one core, and CPU time per
+    request — which, unlike requests/s, hardly depends on what else runs on the machine."""
+    per_request_ms = cpu_s * 1000 / requests if requests else float("nan")
+    return {
+        "server_cpu_percent": round(100 * cpu_s / elapsed_s, 1) if elapsed_s else float("nan"),
+        "server_cpu_ms_per_request": round(per_request_ms, 1),
+        "rps_per_core": round(1000 / per_request_ms, 1) if per_request_ms else float("nan"),
     }
 
 
@@ -387,30 +346,27 @@ def throughput(result: dict[str, Any]) -> dict[str, Any]:
 
 @asynccontextmanager
 async def database() -> AsyncIterator[str]:
-    from tests.support.postgres import create_database, create_template, test_server, with_database
-
     with test_server(os.environ.get("DATABASE_URL")) as admin_url:
         template = await create_template(admin_url)
         yield with_database(admin_url, await create_database(admin_url, template=template))
 
 
 @asynccontextmanager
-async def parley(database_url: str, fake: FakeProcess, data_dir: Path) -> AsyncIterator[str]:
-    from tests.support.server import serve_app
-    from voice_server.app import create_app
-    from voice_server.settings import Settings
-
-    values: dict[str, object] = {
-        "data_dir": data_dir, "database_url": database_url, "log_level": "WARNING",
-        "db_pool_max": 40, "billing_default_plan": "unlimited",
-        "llm_provider": "groq", "llm_api_key": fake.api_key, "llm_base_url": fake.url,
+async def parley(
+    database_url: str, vendors: Vendors, data_dir: Path, mode: str
+) -> AsyncIterator[tuple[str, int]]:
+    """Parley in its own process with the chat fake as its model; (base URL, pid)."""
+    port = free_port()
+    extra = {
+        "PARLEY_RAG_CHAT_MODE": mode,
         # Measure the server, not its abuse limits.
-        "rate_limit_key_per_minute": 0, "rate_limit_ip_per_minute": 0,
-        "rate_limit_tenant_per_minute": 0,
-    }  # fmt: skip
-    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    async with serve_app(create_app(settings)) as url:
-        yield url
+        "PARLEY_RATE_LIMIT_KEY_PER_MINUTE": "0",
+        "PARLEY_RATE_LIMIT_IP_PER_MINUTE": "0",
+        "PARLEY_RATE_LIMIT_TENANT_PER_MINUTE": "0",
+    }
+    env = server_environment(database_url, data_dir, port, vendors, extra)
+    async with parley_process(env, port) as pid:
+        yield f"http://127.0.0.1:{port}", pid
 
 
 async def upload_knowledge(base_url: str, secret_key: str) -> int:
@@ -430,6 +386,7 @@ async def upload_knowledge(base_url: str, secret_key: str) -> int:
             response.raise_for_status()
             ids.append(response.json()["id"])
         for doc_id in ids:
+            status = "queued"
             for _ in range(1200):
                 status = (await client.get(f"/v1/documents/{doc_id}")).json()["status"]
                 if status in ("ready", "failed"):
@@ -440,106 +397,128 @@ async def upload_knowledge(base_url: str, secret_key: str) -> int:
     return len(ids)
 
 
-async def measure_profile(
-    name: str, database_url: str, tenant: Any, args: argparse.Namespace, first: bool
-) -> dict[str, Any]:
+async def measure(
+    vendors: Vendors, database_url: str, tenant: TenantKeys, mode: str,
+    args: argparse.Namespace, *, upload: bool, with_load: bool,
+) -> dict[str, Any]:  # fmt: skip
     import psutil
 
-    profile = PROFILES[name]
+    profile = PROFILES[vendors.profile]
     questions = [q["q"] for q in json.loads(DATA.read_text())["questions"]]
-    me = psutil.Process(os.getpid())
-    async with AsyncExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-chat-")))
-        fake = await stack.enter_async_context(fake_process(name))
-        url = await stack.enter_async_context(parley(database_url, fake, tmp / "data"))
-        if first:
-            await upload_knowledge(url, tenant.secret_key)
-        target = {"base_url": url, "bot_id": str(tenant.bot_id), "key": tenant.publishable_key,
-                  "origin": tenant.origin, "questions": questions}  # fmt: skip
-        before = await fake.calls()
-        sequential_run = await clients_process(
-            {
-                "phase": "sequential",
-                "target": target,
-                "transports": list(TRANSPORTS),
-                "requests": args.requests,
-            }  # fmt: skip
-        )
-        turns = len(sequential_run["samples"]) + 3 * len(TRANSPORTS)  # with the warm-ups
-        calls = calls_per_turn(await fake.calls() - before, turns)
-        by_transport = {
-            transport: summarise(
-                [s for s in sequential_run["samples"] if s["transport"] == transport],
-                profile, calls,
-            )
-            for transport in TRANSPORTS
-        }  # fmt: skip
-        me.cpu_percent(None)
-        load_run = await clients_process(
-            {
-                "phase": "load",
-                "target": target,
-                "clients": args.clients,
-                "duration_s": args.duration,
-            }  # fmt: skip
-        )
-        cpu = me.cpu_percent(None)
-    load_summary = summarise(load_run["samples"], profile, calls) | throughput(load_run)
-    load_summary["server_cpu_percent"] = round(cpu, 1)
-    return {"calls_per_turn": calls, "sequential": by_transport, "load": load_summary}
+    with tempfile.TemporaryDirectory(prefix="parley-chat-") as tmp:
+        async with parley(database_url, vendors, Path(tmp) / "data", mode) as (url, pid):
+            if upload:
+                await upload_knowledge(url, tenant.secret_key)
+            target = Target(url, str(tenant.bot_id), tenant.publishable_key, tenant.origin,
+                            questions)  # fmt: skip
+            before = await fake_calls(vendors)
+            # The transports differ in delivery, not in the brain: the other modes use SSE only.
+            transports = TRANSPORTS if with_load else ("sse",)
+            samples = await sequential(target, transports, args.requests)
+            turns = len(samples) + WARM_UPS * len(transports)
+            calls = calls_per_turn(await fake_calls(vendors) - before, turns)
+            result: dict[str, Any] = {
+                "calls_per_turn": calls,
+                "sequential": {
+                    transport: summarise(
+                        [asdict(s) for s in samples if s.transport == transport], profile, calls
+                    )
+                    for transport in transports
+                },
+            }
+            if with_load:
+                server = psutil.Process(pid)
+                before_cpu = server.cpu_times()
+                run = await load(target, args.clients, args.duration)
+                after_cpu = server.cpu_times()
+                cpu_s = (after_cpu.user - before_cpu.user) + (after_cpu.system - before_cpu.system)
+                figures = summarise(run["samples"], profile, calls) | throughput(run)
+                figures |= server_cpu(cpu_s, run["elapsed_s"], figures["ok"])
+                figures["server_rss_mb"] = round(server.memory_info().rss / 2**20, 1)
+                result["load"] = figures
+    return result
 
 
 async def main_async(args: argparse.Namespace) -> Report:
-    from tests.support.tenants import create_tenant
-
-    names = args.profiles.split(",")
-    data: dict[str, Any] = {}
+    profiles = args.profiles.split(",")
+    modes = args.modes.split(",")
+    data: dict[str, dict[str, Any]] = {}
+    load_average = [round(os.getloadavg()[0], 1)]
     async with database() as database_url:
         tenant = await create_tenant(database_url, plan="business")
-        for i, name in enumerate(names):
-            data[name] = await measure_profile(name, database_url, tenant, args, first=i == 0)
-            brief = {k: v for k, v in data[name]["load"].items() if k != "ttft_ms"}
-            print(f"{name}: {data[name]['calls_per_turn']} calls/turn, load {brief}")
+        uploaded = False
+        for name in profiles:
+            async with vendors_process(name) as vendors:
+                for mode in modes:
+                    result = await measure(
+                        vendors, database_url, tenant, mode, args,
+                        upload=not uploaded, with_load=mode == modes[0],
+                    )  # fmt: skip
+                    uploaded = True
+                    data.setdefault(name, {})[mode] = result
+                    brief = {t: {k: s[k] for k in ("ttft", "overhead", "errors")}
+                             for t, s in result["sequential"].items()}  # fmt: skip
+                    print(f"{name}/{mode}: {result['calls_per_turn']} model calls/turn, {brief}")
+                    if "load" in result:
+                        load_brief = {k: v for k, v in result["load"].items() if k != "ttft_ms"}
+                        print(f"{name}/{mode} load: {load_brief}")
+    load_average.append(round(os.getloadavg()[0], 1))
     draw(data)
-    return report(data, args)
+    return report(data, args, load_average)
 
 
-def report(data: dict[str, Any], args: argparse.Namespace) -> Report:
+def report(
+    data: dict[str, dict[str, Any]], args: argparse.Namespace, load_average: Sequence[float]
+) -> Report:
     rows = []
-    for name, result in data.items():
-        for transport, s in result["sequential"].items():
-            rows.append([name, transport, 1, s["ok"], s["ttft"]["p50_ms"], s["ttft"]["p95_ms"],
-                         s["overhead"]["p50_ms"], s["overhead"]["p95_ms"], s["total"]["p50_ms"],
-                         s["total"]["p95_ms"], "", sum(s["errors"].values())])  # fmt: skip
-        s = result["load"]
-        rows.append([name, "sse", args.clients, s["ok"], s["ttft"]["p50_ms"], s["ttft"]["p95_ms"],
-                     s["overhead"]["p50_ms"], s["overhead"]["p95_ms"], s["total"]["p50_ms"],
-                     s["total"]["p95_ms"], s["rps"], s["errors"]])  # fmt: skip
-    for result in data.values():
-        for s in [*result["sequential"].values(), result["load"]]:
-            s.pop("ttft_ms", None)
-    first = next(iter(data.values()))
+    for name, modes in data.items():
+        for mode, result in modes.items():
+            runs = [(t, 1, s) for t, s in result["sequential"].items()]
+            if "load" in result:
+                runs.append(("sse", args.clients, result["load"]))
+            for transport, clients, s in runs:
+                figures = [s["ttft"]["p50_ms"], s["ttft"]["p95_ms"], s["overhead"]["p50_ms"],
+                           s["overhead"]["p95_ms"], s["server_first_token"]["p50_ms"],
+                           s["total"]["p50_ms"], s["total"]["p95_ms"]]  # fmt: skip
+                rows.append([name, mode, result["calls_per_turn"], transport, clients, s["ok"],
+                             *(cell(f) for f in figures), s.get("rps", ""),
+                             sum(s["errors"].values())])  # fmt: skip
+                s.pop("ttft_ms", None)
     notes = [
-        f"Model calls per chat turn (counted by the fake): {first['calls_per_turn']} — the "
-        "search_knowledge tool call, then the answer; both come before the first answer token.",
+        "Model calls per turn are counted by the fake. agent: the search_knowledge tool call, "
+        "then the answer, both before the first answer token; grounded: one search, one call.",
         "Overhead = time to first token at the client − calls × the profile's time to first "
-        "token − one token interval (cloud: 2 × 200 ms + 4 ms = 404 ms; zero: 0). For JSON, "
-        "where there is no first token, only total time counts.",
-        f"Sequential rows: {args.requests} requests per transport, one at a time, each a new "
-        f"conversation (WebSocket: a fresh socket per turn, timed from the message). Load "
-        f"rows: {args.clients} concurrent SSE clients for {args.duration:g} s.",
-        "The chat fake runs in a process of its own; the clients in another; Parley and the "
-        "embedded PostgreSQL share the 2 cores with both. Rate limits off for the run.",
+        "token − one token interval (cloud, 2 calls: 2 × 200 + 4 = 404 ms; zero: 0). For JSON, "
+        "where there is no first token, the total is in the total columns. Server TTFT: the "
+        "server's own timing of the turn (done.timings.first_token_ms), from the start of the "
+        "agent to its first token, without authentication and storing the question.",
+        f"Clients 1: {args.requests} requests per transport, one at a time, each a new "
+        f"conversation (WebSocket: a fresh socket per turn, timed from the message); JSON and "
+        f"WebSocket for the first mode only. Clients {args.clients}: concurrent SSE clients for "
+        f"{args.duration:g} s, first mode only.",
+        "Parley, the vendor fakes and this client each run in their own process, with the "
+        "embedded PostgreSQL, on the same cores. Rate limits off for the run. Machine load "
+        f"average (1 min) at the start and the end: {load_average[0]} and {load_average[-1]} "
+        "(other work shares these cores: figures are inflated by as much).",
     ]
-    for name, result in data.items():
-        load = result["load"]
-        notes.append(f"{name}: server CPU during the load run {load['server_cpu_percent']}% "
-                     f"(of one core); {load['rps']} requests/s.")  # fmt: skip
+    for name, modes in data.items():
+        for mode, result in modes.items():
+            if "load" in result:
+                load = result["load"]
+                notes.append(
+                    f"{name}/{mode} under load: {load['rps']} requests/s with the server process "
+                    f"at {load['server_cpu_percent']}% of one core: "
+                    f"{load['server_cpu_ms_per_request']} ms of server CPU per request, so about "
+                    f"{load['rps_per_core']} requests/s per fully available core (PostgreSQL "
+                    f"and the fakes not counted); RSS {load['server_rss_mb']} MB."
+                )
     return Report(
         name="chat",
         title="Text chat: time to first token, server overhead and throughput",
         columns=[
             "profile",
+            "mode",
+            "calls",
             "transport",
             "clients",
             "ok",
@@ -553,38 +532,36 @@ def report(data: dict[str, Any], args: argparse.Namespace) -> Report:
             "errors",
         ],  # fmt: skip
         rows=rows,
-        data={"profiles": data},
+        data={"profiles": data, "load_average": list(load_average)},
         notes=notes,
     )
 
 
-def draw(data: dict[str, Any]) -> None:
+def cell(value: float) -> str | float:
+    """A table cell: "n/a" where there is no figure (JSON replies have no first token)."""
+    return "n/a" if math.isnan(value) else value
+
+
+def draw(data: dict[str, dict[str, Any]]) -> None:
     from benchmarks import plots
 
     series = {}
-    for name, result in data.items():
-        series[f"{name}, SSE, 1 client"] = result["sequential"]["sse"]["ttft_ms"]
-        series[f"{name}, SSE, under load"] = result["load"]["ttft_ms"]
+    for name, modes in data.items():
+        for mode, result in modes.items():
+            series[f"{name}/{mode}, SSE, 1 client"] = result["sequential"]["sse"]["ttft_ms"]
+            if "load" in result:
+                series[f"{name}/{mode}, SSE, under load"] = result["load"]["ttft_ms"]
     plots.latency_cdf("chat_cdf", "Text chat: time to first token (client side)", series)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", default="zero,cloud")
-    parser.add_argument("--requests", type=int, default=30, help="per transport and profile")
+    parser.add_argument("--modes", default="agent,grounded", help="PARLEY_RAG_CHAT_MODE values")
+    parser.add_argument("--requests", type=int, default=15, help="per transport, mode, profile")
     parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds of load")
-    parser.add_argument("--role", choices=["bench", "fake", "clients"], default="bench",
-                        help=argparse.SUPPRESS)  # fmt: skip
-    parser.add_argument("--profile", help=argparse.SUPPRESS)
-    parser.add_argument("--config", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.role == "fake":
-        asyncio.run(serve_fake(args.profile))
-    elif args.role == "clients":
-        print(json.dumps(asyncio.run(run_clients(json.loads(args.config)))))
-    else:
-        asyncio.run(main_async(args)).save()
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load")
+    asyncio.run(main_async(parser.parse_args())).save()
 
 
 if __name__ == "__main__":

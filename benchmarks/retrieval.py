@@ -4,7 +4,7 @@ Latency: a synthetic corpus (documents of 100 chunks of about 80 Zipf-distribute
 embedded with the offline embedder into the database (embedded PostgreSQL 18 + pgvector 0.8.2
 unless DATABASE_URL is set). The corpus is bulk-loaded: text generation and embedding in a
 worker thread, one binary ``COPY`` per batch (``DocumentStore.copy_chunks``), the GIN and HNSW
-indexes dropped before the load and built after it, as a bulk import would. The same 300
+indexes dropped before the load and built after it, as a bulk import would. The same 200
 queries of 3-6 words (drawn from the first 10,000 chunks) are timed end to end through
 ``Retriever.search`` (query embedding, SQL, fusion) for each mode at each size, after checking
 that the query plans use the HNSW and GIN indexes.
@@ -13,7 +13,7 @@ Ingestion: a generated 100-page PDF (about 40 lines per page) through the whole 
 pipeline: sniff + page check, queue, parse (pypdf), chunk, embed, replace chunks in one
 transaction.
 
-    python -m benchmarks.retrieval [--sizes 10000,100000] [--queries 300]
+    python -m benchmarks.retrieval [--sizes 10000,100000] [--queries 200]
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import asyncio
 import functools
 import itertools
 import math
+import os
 import random
+import sys
 import time
 import uuid
 import zlib
@@ -33,7 +35,7 @@ import asyncpg
 import numpy as np
 
 from benchmarks.rag_eval import bench_services, new_tenant
-from benchmarks.report import Report, summary_ms
+from benchmarks.report import Report, percentile, summary_ms
 from rag.chunker import Chunk
 from rag.embeddings import _WORD, STOPWORDS, HashingEmbedder, _stem
 from rag.services import RagServices
@@ -87,7 +89,7 @@ class CachedHashingEmbedder:
         self._keys: dict[str, int] = {}  # feature -> id
         self._index = np.zeros(1024, dtype=np.int64)  # id -> dimension
         self._sign = np.zeros(1024)  # id -> +1 / -1
-        self._words: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
+        self._words: dict[str, tuple[str, tuple[int, ...], tuple[float, ...]]] = {}
         # 1 + log(count) for counts 1, 1.25, 1.5, ... (counts are multiples of 0.25), by math.log
         # as the embedder computes it.
         self._log_table = np.array([1.0 + math.log(q / 4) if q >= 4 else 0.0 for q in range(4096)])
@@ -104,7 +106,7 @@ class CachedHashingEmbedder:
             self._sign[found] = 1.0 if (digest >> 16) & 1 else -1.0
         return found
 
-    def _word(self, word: str) -> tuple[str, np.ndarray, np.ndarray]:
+    def _word(self, word: str) -> tuple[str, tuple[int, ...], tuple[float, ...]]:
         found = self._words.get(word)
         if found is None:
             stem = _stem(word)
@@ -114,36 +116,55 @@ class CachedHashingEmbedder:
                 for n in (3, 4, 5)
                 for i in range(max(1, len(padded) - n + 1))
             ]
-            ids = np.array([self._key(k) for k in keys], dtype=np.int64)
-            weights = np.array([1.0] + [0.25] * (len(keys) - 1))
-            found = self._words[word] = (stem, ids, weights)
+            ids = tuple(self._key(k) for k in keys)
+            found = self._words[word] = (stem, ids, (1.0,) + (0.25,) * (len(keys) - 1))
         return found
 
     def embed_one(self, text: str) -> list[float]:
-        words = [w for w in (m.lower() for m in _WORD.findall(text)) if w not in STOPWORDS]
-        if not words:
-            return [0.0] * self.dim
-        features = [self._word(w) for w in words]
-        stems = [f[0] for f in features]
-        pairs = [self._key(f"b:{a} {b}") for a, b in zip(stems, stems[1:], strict=False)]
-        ids = np.concatenate([f[1] for f in features] + [np.array(pairs, dtype=np.int64)])
-        weights = np.concatenate([f[2] for f in features] + [np.full(len(pairs), 0.5)])
-        # Counts per feature (sums of multiples of 0.25: exact in any order), then the features
-        # in order of first appearance, as the embedder's dict iterates them.
-        unique, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-        counts = np.bincount(inverse, weights=weights)
+        return self.embed_many([text])[0]
+
+    def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        ids: list[int] = []
+        weights: list[float] = []
+        lengths: list[int] = []
+        for text in texts:
+            words = [w for w in (m.lower() for m in _WORD.findall(text)) if w not in STOPWORDS]
+            start = len(ids)
+            stems = []
+            for word in words:
+                stem, word_ids, word_weights = self._word(word)
+                stems.append(stem)
+                ids.extend(word_ids)
+                weights.extend(word_weights)
+            for first, second in zip(stems, stems[1:], strict=False):
+                ids.append(self._key(f"b:{first} {second}"))
+                weights.append(0.5)
+            lengths.append(len(ids) - start)
+        n_keys = len(self._keys) + 1
+        owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        # Counts per (text, feature): sums of multiples of 0.25, exact in any order. Then the
+        # features of each text in order of first appearance, as the embedder's dict has them.
+        combined = owner * n_keys + np.array(ids, dtype=np.int64)
+        unique, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        counts = np.bincount(inverse, weights=np.array(weights))
         order = np.argsort(first, kind="stable")
         unique, counts = unique[order], counts[order]
+        text_of, key = unique // n_keys, unique % n_keys
         quarters = np.minimum((counts * 4).astype(np.int64), len(self._log_table) - 1)
-        values = np.where(counts >= 1, self._log_table[quarters], counts)
-        values *= self._sign[unique]
-        vector = np.zeros(self.dim)
-        np.add.at(vector, self._index[unique], values)  # in order, one at a time
-        as_list = vector.tolist()
-        norm = math.sqrt(sum(v * v for v in as_list))
-        if norm == 0:
-            return as_list
-        return [v / norm for v in as_list]
+        values = np.where(counts >= 1, self._log_table[quarters], counts) * self._sign[key]
+        flat = np.zeros(len(texts) * self.dim)
+        # ufunc.at adds one value at a time, in order: the embedder's sequence of float adds.
+        np.add.at(flat, text_of * self.dim + self._index[key], values)
+        vectors = flat.reshape(len(texts), self.dim)
+        if sys.version_info < (3, 12):
+            # Python 3.11's sum() adds floats one by one, as cumsum does.
+            squares = np.cumsum(vectors * vectors, axis=1)[:, -1]
+        else:  # later versions compensate the rounding: ask them
+            squares = np.array([sum(v * v for v in row) for row in vectors.tolist()])
+        norms = np.sqrt(squares)
+        norms[norms == 0] = 1.0  # a text of stopwords only: the zero vector, as it is
+        out: list[list[float]] = (vectors / norms[:, None]).tolist()
+        return out
 
 
 def corpus_batch(
@@ -153,14 +174,17 @@ def corpus_batch(
     documents: Sequence[DocumentRow],
 ) -> list[tuple[DocumentRow, Chunk, list[float]]]:
     """Chunks of ``documents`` with their vectors (CPU work: run it in a worker thread)."""
-    items = []
+    chunks = []
     for document in documents:
         for i in range(CHUNKS_PER_DOCUMENT):
             text = " ".join(zipf_words(rng, vocab, 80)) + "."
             chunk = Chunk(ordinal=i, content=text, token_count=len(text) // 4,
                           heading_path=(f"Part {i}",))  # fmt: skip
-            items.append((document, chunk, embedder.embed_one(text)))
-    return items
+            chunks.append((document, chunk))
+    vectors = embedder.embed_many([chunk.content for _, chunk in chunks])
+    return [
+        (document, chunk, vector) for (document, chunk), vector in zip(chunks, vectors, strict=True)
+    ]
 
 
 async def create_documents(
@@ -286,6 +310,26 @@ async def query_plans(
     }
 
 
+async def text_matches(
+    pool: asyncpg.Pool, tenant_id: uuid.UUID, queries: Sequence[str]
+) -> dict[str, float]:
+    """How many chunks the full-text leg's ORed query matches (each is ranked by ts_rank_cd):
+    what its latency grows with."""
+    counts = []
+    for query in queries:
+        counts.append(
+            await pool.fetchval(
+                """SELECT count(*) FROM chunks c,
+                     (SELECT replace(websearch_to_tsquery('english', $1)::text, ' & ', ' | ')
+                             ::tsquery AS q) AS query
+                   WHERE c.tsv @@ query.q AND c.tenant_id = $2""",
+                query,
+                tenant_id,
+            )  # fmt: skip
+        )
+    return {"queries": len(counts), "p50": percentile(counts, 50), "p95": percentile(counts, 95)}
+
+
 def make_queries(texts: Sequence[str], n_queries: int) -> list[str]:
     """``n_queries`` runs of 3-6 consecutive words of the corpus's chunks (seeded)."""
     rng = random.Random(11)
@@ -348,6 +392,8 @@ def uses_indexes(plans: dict[str, str]) -> dict[str, bool]:
 async def run(sizes: Sequence[int], n_queries: int) -> Report:
     results: dict[str, dict[str, object]] = {}
     series: dict[str, list[float]] = {}
+    load_average = [round(os.getloadavg()[0], 1)]
+    started = time.perf_counter()
     async with bench_services() as (services, pool):
         tenant_id = await new_tenant(pool)
         corpus = Corpus(services, pool, tenant_id)
@@ -358,11 +404,15 @@ async def run(sizes: Sequence[int], n_queries: int) -> Report:
             queries = queries or make_queries(corpus.texts, n_queries)
             plans = await query_plans(services, pool, tenant_id, queries[0])
             latency, durations = await measure_queries(services, tenant_id, queries)
+            matches = await text_matches(pool, tenant_id, queries[:50])
             results[str(size)] = {"chunks": chunks, "load": loading, "latency": latency,
-                                  "indexes_used": uses_indexes(plans), "plans": plans}  # fmt: skip
+                                  "indexes_used": uses_indexes(plans), "plans": plans,
+                                  "text_matches": matches}  # fmt: skip
             series[f"hybrid, {chunks:,} chunks"] = durations["hybrid"]
             print(f"{chunks} chunks: load {loading}, {latency}, {uses_indexes(plans)}")
         ingestion = await measure_ingestion(services, tenant_id)
+    load_average.append(round(os.getloadavg()[0], 1))
+    elapsed = time.perf_counter() - started
     draw(series)
     rows = []
     for key, result in results.items():
@@ -376,25 +426,37 @@ async def run(sizes: Sequence[int], n_queries: int) -> Report:
         f"{n_queries} queries at every size.",
     ]
     for key, result in results.items():
-        load = result["load"]
+        load, matches = result["load"], result["text_matches"]
         assert isinstance(load, dict)
+        assert isinstance(matches, dict)
         notes.append(
             f"{int(key):,} chunks: loading {load['chunks_added']:,} chunks (generate, embed, "
             f"COPY) took {load['copy_seconds']} s ({load['chunks_per_s']:,.0f} chunks/s), "
             f"building the GIN and HNSW indexes {load['index_seconds']} s; plans use HNSW / GIN: "
-            f"{result['indexes_used']}."
+            f"{result['indexes_used']}; a query's full-text leg matches (and ranks) "
+            f"{matches['p50']:,.0f} chunks at the median, {matches['p95']:,.0f} at p95."
         )
     notes.append(
         f"Ingestion of a 100-page PDF through the product pipeline ({ingestion['bytes']:,} "
         f"bytes, {ingestion['chunks']} chunks): {ingestion['seconds']} s, "
         f"{ingestion['pages_per_s']} pages/s (parse, chunk, embed, store)."
     )
+    notes.append(
+        f"The whole run took {elapsed:.0f} s. Machine load average (1 min) at the start and the "
+        f"end: {load_average[0]} and {load_average[-1]} (other work shared these cores)."
+    )
     return Report(
         name="retrieval",
         title="Retrieval latency by corpus size; ingestion of a 100-page PDF",
         columns=["chunks", "mode", "queries", "p50 ms", "p95 ms", "p99 ms"],
         rows=rows,
-        data={"sizes": results, "ingestion": ingestion, "queries": n_queries},
+        data={
+            "sizes": results,
+            "ingestion": ingestion,
+            "queries": n_queries,
+            "seconds": round(elapsed, 1),
+            "load_average": load_average,
+        },  # fmt: skip
         notes=notes,
     )
 
@@ -410,7 +472,7 @@ def main() -> None:
     parser.add_argument(
         "--sizes", default="10000,100000", help="comma-separated corpus sizes in chunks"
     )
-    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     asyncio.run(run(sizes, args.queries)).save()

@@ -320,9 +320,10 @@ class DocumentStore:
         embedding_model: str,
     ) -> int:
         """Append many chunks (of one or many documents) with one binary ``COPY``, in one
-        transaction: the bulk path for imports and benchmarks, tens of times faster than row
-        inserts. Unlike :meth:`replace_chunks` it neither removes a document's earlier chunks
-        nor changes its status. Returns the number of chunks written."""
+        transaction: the bulk path for imports and benchmarks (one round trip for the batch
+        instead of one statement per row). Unlike :meth:`replace_chunks` it neither removes a
+        document's earlier chunks nor changes its status. Returns the number of chunks
+        written."""
         records = [
             (
                 document.tenant_id,

@@ -12,6 +12,7 @@ import pytest
 from benchmarks.chat import (
     SseParser,
     calls_per_turn,
+    server_cpu,
     summarise,
     throughput,
     token_count,
@@ -92,5 +93,15 @@ def test_overhead_is_what_the_client_waited_beyond_the_model() -> None:
 def test_throughput_counts_only_successful_requests() -> None:
     failed = sample(None, None, error="HTTP 500")
     result = {"elapsed_s": 10.0, "samples": [sample(0.1, 0.2)] * 45 + [failed] * 5}
-    assert throughput(result) == {"requests": 50, "ok": 45, "errors": 5, "elapsed_s": 10.0,
+    assert throughput(result) == {"requests": 50, "ok": 45, "failed": 5, "elapsed_s": 10.0,
                                   "rps": 4.5}  # fmt: skip
+
+
+def test_server_cpu_per_request_does_not_depend_on_the_share_of_the_machine() -> None:
+    # 2.4 s of CPU over 10 s for 30 requests: 80 ms each, 12.5 requests/s on a whole core.
+    assert server_cpu(2.4, 10.0, 30) == {
+        "server_cpu_percent": 24.0,
+        "server_cpu_ms_per_request": 80.0,
+        "rps_per_core": 12.5,
+    }
+    assert math.isnan(server_cpu(1.0, 10.0, 0)["rps_per_core"])
