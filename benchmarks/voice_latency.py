@@ -27,7 +27,6 @@ from benchmarks.harness import Target, parley_under_test
 from benchmarks.report import Report, percentile
 
 
-
 def model_calls_before_first_token(target: Target) -> int:
     """The grounded brain calls the model once; the agent twice (a search_knowledge tool
     call, then the answer)."""
