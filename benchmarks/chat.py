@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.harness import parley_process, server_environment
+from benchmarks.harness import parley_process, seed_knowledge, server_environment
 from benchmarks.report import Report, percentile
 from benchmarks.vendors import Vendors, vendors_process
 from tests.fakes.latency import PROFILES, LatencyProfile
@@ -369,34 +369,6 @@ async def parley(
         yield f"http://127.0.0.1:{port}", pid
 
 
-async def upload_knowledge(base_url: str, secret_key: str) -> int:
-    """The rag_eval documents through ``POST /v1/documents``; waits until all are ready."""
-    from benchmarks.rag_eval import render
-
-    documents = json.loads(DATA.read_text())["documents"]
-    extension = {"md": "md", "html": "html", "docx": "docx"}
-    headers = {"Authorization": f"Bearer {secret_key}"}
-    ids = []
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as client:
-        for doc in documents:
-            name = f"{doc['key']}.{extension.get(doc['format'], 'pdf')}"
-            response = await client.post(
-                "/v1/documents", files={"file": (name, render(doc), "application/octet-stream")}
-            )
-            response.raise_for_status()
-            ids.append(response.json()["id"])
-        for doc_id in ids:
-            status = "queued"
-            for _ in range(1200):
-                status = (await client.get(f"/v1/documents/{doc_id}")).json()["status"]
-                if status in ("ready", "failed"):
-                    break
-                await asyncio.sleep(0.05)
-            if status != "ready":
-                raise RuntimeError(f"document {doc_id} is {status}")
-    return len(ids)
-
-
 async def measure(
     vendors: Vendors, database_url: str, tenant: TenantKeys, mode: str,
     args: argparse.Namespace, *, upload: bool, with_load: bool,
@@ -408,7 +380,7 @@ async def measure(
     with tempfile.TemporaryDirectory(prefix="parley-chat-") as tmp:
         async with parley(database_url, vendors, Path(tmp) / "data", mode) as (url, pid):
             if upload:
-                await upload_knowledge(url, tenant.secret_key)
+                await seed_knowledge(url, tenant.secret_headers)
             target = Target(url, str(tenant.bot_id), tenant.publishable_key, tenant.origin,
                             questions)  # fmt: skip
             before = await fake_calls(vendors)
@@ -526,6 +498,7 @@ def report(
             "TTFT p95 ms",
             "overhead p50 ms",
             "overhead p95 ms",
+            "server TTFT p50 ms",
             "total p50 ms",
             "total p95 ms",
             "req/s",

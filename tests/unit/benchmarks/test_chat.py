@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from benchmarks.chat import (
     SseParser,
     calls_per_turn,
+    report,
     server_cpu,
     summarise,
     throughput,
@@ -105,3 +107,24 @@ def test_server_cpu_per_request_does_not_depend_on_the_share_of_the_machine() ->
         "rps_per_core": 12.5,
     }
     assert math.isnan(server_cpu(1.0, 10.0, 0)["rps_per_core"])
+
+
+def test_the_table_has_a_cell_for_every_column_and_no_nan() -> None:
+    ok = [sample(0.414 + i / 1000, 0.5) for i in range(10)]
+    sequential = {t: summarise(ok, CLOUD, 2.0) for t in ("sse", "json", "ws")}
+    sequential["json"] = summarise([{**s, "first_token_s": None} for s in ok], CLOUD, 2.0)
+    load_run = {"elapsed_s": 5.0, "samples": ok}
+    load_figures = summarise(ok, CLOUD, 2.0) | throughput(load_run) | server_cpu(0.5, 5.0, 10)
+    load_figures["server_rss_mb"] = 150.0
+    data = {"cloud": {"agent": {"calls_per_turn": 2.0, "sequential": sequential,
+                                "load": load_figures}}}  # fmt: skip
+    args = argparse.Namespace(requests=10, clients=4, duration=5.0)
+    table = report(data, args, [1.0, 1.2])
+    assert len(table.rows) == 4
+    for row in table.rows:
+        assert len(row) == len(table.columns)
+    json_row = next(r for r in table.rows if r[3] == "json")
+    assert json_row[table.columns.index("TTFT p50 ms")] == "n/a"
+    load_row = table.rows[-1]
+    assert load_row[table.columns.index("req/s")] == 2.0
+    assert "nan" not in table.markdown()
