@@ -140,6 +140,7 @@ async def run_turn(
                         citations=citations,
                         tokens_in=event.tokens_in,
                         tokens_out=event.tokens_out,
+                        answered=event.answered,
                     )
                     finished = True
                     yield {
