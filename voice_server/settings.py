@@ -367,6 +367,22 @@ class Settings(BaseSettings):
     billing_meter_max_backoff_s: float = Field(
         300.0, gt=0, le=86400, description="Longest wait between retries while Stripe fails."
     )
+    billing_voice_limit_notice: str = Field(
+        "Sorry, this assistant's voice minutes are used up for now, so the call has to end "
+        "here. Please try again later.",
+        min_length=1,
+        max_length=500,
+        description="Spoken when a voice session runs out of the plan's voice minutes, or is "
+        "refused at start for that reason.",
+    )
+    billing_voice_busy_notice: str = Field(
+        "Sorry, all of this assistant's voice lines are busy right now. Please try again in a "
+        "moment.",
+        min_length=1,
+        max_length=500,
+        description="Spoken when a voice session is refused because the plan's concurrent "
+        "voice sessions are all in use.",
+    )
     stripe_secret_key: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("PARLEY_STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY"),
