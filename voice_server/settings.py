@@ -391,7 +391,8 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("PARLEY_STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET"),
-        description="Signing secret (whsec_...) of the Stripe webhook endpoint.",
+        description="Signing secret (whsec_...) of the Stripe webhook endpoint; several, "
+        "comma-separated (an event destination's, or old and new while rotating), are accepted.",
     )
     stripe_api_base: str = Field(
         "https://api.stripe.com", description="Base URL of the Stripe API (tests use a fake)."
