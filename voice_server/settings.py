@@ -404,6 +404,34 @@ class Settings(BaseSettings):
         2, ge=0, le=10, description="Retries of the Stripe SDK on network errors and 5xx."
     )
 
+    # A malformed plans file is a settings error (one clear line from `parley`), not a lifespan
+    # traceback. billing.plans is a pure parser (stdlib only), imported when a file is given.
+    @field_validator("billing_plans_file")
+    @classmethod
+    def _plans_file_parses(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from billing.plans import load_plans
+
+            load_plans(value)  # ValueError naming the file, the plan and the key
+        return value
+
+    @field_validator("billing_default_plan")
+    @classmethod
+    def _default_plan_is_a_plan(cls, value: str | None, info: object) -> str | None:
+        data = getattr(info, "data", {})
+        if "billing_plans_file" not in data:
+            return value  # the plans file itself is invalid: that error is reported
+        from billing.plans import load_plans
+
+        plans = load_plans(data["billing_plans_file"]).plans
+        if value is not None and value not in plans:
+            raise ValueError(f"{value!r} is not a plan of the plans file ({', '.join(plans)})")
+        if value is None and not {"free", "unlimited"} & plans.keys():
+            raise ValueError(
+                "must be set: the plans file has neither `free` nor `unlimited`, the defaults"
+            )
+        return value
+
     # --- end of package settings ---
 
     @field_validator("database_url")
