@@ -237,8 +237,9 @@ class VoiceConnection:
         loop = asyncio.get_running_loop()
         while not pacer.drained:
             now = loop.time()
-            for frame in pacer.poll(now):
-                await self.socket.send_bytes(frame)
+            frames = pacer.poll(now)
+            if frames:
+                await self.socket.send_bytes(b"".join(frames))  # as replies do: one message
             due = pacer.next_due(now)
             if due is not None:
                 await asyncio.sleep(due - now)
