@@ -201,7 +201,8 @@ class VoiceConnection:
         settings = self.services.settings
         busy = exc.extensions.get("limit_name") == "concurrent_voice_sessions"
         notice = settings.billing_voice_busy_notice if busy else settings.billing_voice_limit_notice
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the client may be gone
+        # The client may hang up while the notice plays; there is nothing left to tell it.
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await self.socket.send_json(
                 error_event(QUOTA_EXCEEDED, exc.detail, fatal=True, **exc.extensions)
             )

@@ -5,10 +5,12 @@ local fakes (Groq Whisper, Groq chat, Deepgram Aura with a tone of 60 ms per cha
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import wave
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,3 +229,27 @@ async def test_a_second_concurrent_call_hears_that_the_lines_are_busy(tiny_serve
     async with tiny_server.client() as third:
         started = await third.start(tiny_server.tenant.bot_id)
         assert started["type"] == "session.started"
+
+
+async def started_or_closed(client: VoiceClient) -> None:
+    async with asyncio.timeout(30):
+        while not (client.events("session.started") or client.closed.is_set()):
+            client.changed.clear()
+            await client.changed.wait()
+
+
+async def test_simultaneous_calls_against_one_line_let_exactly_one_in(tiny_server: Served) -> None:
+    bot_id = str(tiny_server.tenant.bot_id)
+    start = json.dumps({"type": "session.start", "bot_id": bot_id, "sample_rate": 16_000})
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(tiny_server.client()) for _ in range(5)]
+        await asyncio.gather(*(client.ws.send(start) for client in clients))
+        await asyncio.gather(*(started_or_closed(client) for client in clients))
+        admitted = [c for c in clients if c.events("session.started")]
+        refused = [c for c in clients if c.closed.is_set()]
+        assert len(admitted) == 1
+        assert len(refused) == 4
+        assert {c.ws.close_code for c in refused} == {4402}
+        assert {c.events("error")[0]["limit_name"] for c in refused} == {
+            "concurrent_voice_sessions"
+        }
