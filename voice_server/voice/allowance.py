@@ -111,7 +111,6 @@ class SessionAllowance:
     used_s: float  # the tenant's voice seconds of the period when the session was admitted
     notice: str  # spoken when the allowance runs out
     spent_s: float = 0.0  # billed by this session's recorded turns
-    notice_said: bool = False
 
     @classmethod
     def admitted(cls, allowance: QuotaAllowance, notice: str) -> SessionAllowance | None:

@@ -107,6 +107,7 @@ class _Turn:
     recorded: bool = False
     tts_failed: bool = False
     pushed_samples: int = 0
+    limit_notice: bool = False  # the turn ends with the plan's limit notice, then the session
 
 
 class VoiceSession:
@@ -375,7 +376,7 @@ class VoiceSession:
                 await self._think(turn, text, clauses)
         self._record(turn, turn.pacer.playback(self._clock()), interrupted=False)
         self.turns.reply_finished()
-        if self.allowance is not None and self.allowance.notice_said:
+        if turn.limit_notice and self.allowance is not None:
             self.end_reason = END_REASON
             self.emit(self.allowance.exhausted_event())
             self.finished.set()
@@ -471,10 +472,11 @@ class VoiceSession:
         return allowance.spent(speech_seconds(turn.row) + turn.pushed_samples / self.output_rate)
 
     async def _say_limit_notice(self, turn: _Turn) -> None:
+        # Per turn: if a barge-in cut the notice off, the next turn says it (and only it).
         assert self.allowance is not None
-        if self.allowance.notice_said:
+        if turn.limit_notice:
             return
-        self.allowance.notice_said = True
+        turn.limit_notice = True
         notice = self.allowance.notice
         self.emit({"type": "notice", "code": QUOTA_EXCEEDED, "turn": turn.ordinal, "text": notice})
         turn.pacer.begin_clause(notice)

@@ -110,13 +110,13 @@ class Rig:
     manager: SessionManager
 
 
-async def run_out_of_minutes(left_s: float, brain: EchoBrain) -> Rig:
-    """A session with ``left_s`` voice seconds left, asked one question."""
-    store, tts, client = MemoryStore(), ToneTts(ms_per_char=4.0), Client()
-    manager = SessionManager()
-    allowance = SessionAllowance(
-        plan="tiny", limit_s=60.0, used_s=60.0 - left_s, notice="Your voice minutes are used up."
-    )
+NOTICE = "Your voice minutes are used up."
+
+
+def capped_session(left_s: float, brain: EchoBrain, tts: ToneTts) -> Rig:
+    """A session with ``left_s`` voice seconds left of its plan."""
+    store, client = MemoryStore(), Client()
+    allowance = SessionAllowance(plan="tiny", limit_s=60.0, used_s=60.0 - left_s, notice=NOTICE)
     session = VoiceSession(
         Engines(stt=ScriptedStt(texts=["when are you open"]), tts=tts, brain=brain, store=store),
         CONFIG,
@@ -126,12 +126,18 @@ async def run_out_of_minutes(left_s: float, brain: EchoBrain) -> Rig:
         output_rate=24_000,
         allowance=allowance,
     )
-    async with manager.run(session):
-        session.feed_audio(silence(200) + speech_like(600) + silence(600))
+    return Rig(session, client, store, tts, SessionManager())
+
+
+async def run_out_of_minutes(left_s: float, brain: EchoBrain) -> Rig:
+    """A session with ``left_s`` voice seconds left, asked one question."""
+    rig = capped_session(left_s, brain, ToneTts(ms_per_char=4.0))
+    async with rig.manager.run(rig.session):
+        rig.session.feed_audio(silence(200) + speech_like(600) + silence(600))
         async with asyncio.timeout(20):
-            await session.finished.wait()
-    assert manager.live_tasks() == set()
-    return Rig(session, client, store, tts, manager)
+            await rig.session.finished.wait()
+    assert rig.manager.live_tasks() == set()
+    return rig
 
 
 async def test_running_out_mid_reply_finishes_the_sentence_says_the_notice_and_ends() -> None:
@@ -169,3 +175,28 @@ async def test_with_no_time_left_for_an_answer_only_the_notice_is_said() -> None
     rig = await run_out_of_minutes(1.0, brain)  # the question alone bills the last second
     assert rig.tts.spoken == ["Your voice minutes are used up."]
     assert rig.client.events("session.ended")[0]["reason"] == "quota_exhausted"
+
+
+async def test_a_notice_cut_off_by_a_barge_in_is_said_in_the_next_turn() -> None:
+    rig = capped_session(2.0, EchoBrain(reply_text=" ".join(SENTENCES)), ToneTts(ms_per_char=10))
+    async with rig.manager.run(rig.session):
+        rig.session.feed_audio(silence(200) + speech_like(600) + silence(600))
+        await rig.client.wait_for("notice")  # queued after the first sentence
+        await rig.client.wait_for("audio.start")
+        await asyncio.sleep(0.2)
+        rig.session.feed_audio(speech_like(400))  # the user talks over the first sentence
+        await rig.client.wait_for("interrupted")
+        assert not rig.session.finished.is_set()
+        rig.session.feed_audio(silence(600))
+        async with asyncio.timeout(20):
+            await rig.session.finished.wait()
+    assert rig.manager.live_tasks() == set()
+    # Turn 0: a sentence and the notice, cut off. Turn 1: no answer, only the notice, in full.
+    assert rig.tts.spoken == [SENTENCES[0], NOTICE, NOTICE]
+    first, second = rig.store.turns
+    assert first.interrupted
+    assert not second.interrupted
+    assert [n["turn"] for n in rig.client.events("notice")] == [0, 1]
+    assert rig.client.events("session.ended")[0]["reason"] == "quota_exhausted"
+    assistant = [m["content"] for m in rig.store.messages if m["role"] == "assistant"]
+    assert assistant[-1] == NOTICE
