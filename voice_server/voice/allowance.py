@@ -12,15 +12,18 @@ Voice reaches billing only through the two protocols below, injected at run time
 dependency, :class:`UsageRecorder` is ``billing.ledger.record_usage``, which billing's lifespan
 publishes as ``app.state.usage_recorder``.
 
-:class:`SessionAllowance` is the session's bookkeeping, sans-I/O: the seconds left when the
-session was admitted, minus what its stored turns billed, minus what the turn in flight has
-spoken so far. The session stops taking new clauses once it is spent (the sentence being spoken
-finishes), says the limit notice and ends.
+:class:`SessionAllowance` is the session's bookkeeping: the plan's seconds, minus what the
+tenant's other sessions have recorded (known at admission, refreshed from the ledger as each turn
+starts), minus what this session's turns billed, minus what the turn in flight has spoken so
+far. The session stops taking new clauses once it is spent (the sentence being spoken finishes),
+says the limit notice and ends.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +35,8 @@ from voice_server.voice.protocol import error_event
 
 if TYPE_CHECKING:  # the store imports this module
     from voice_server.voice.store import TurnRow
+
+_log = logging.getLogger("parley.voice")
 
 QUOTA_EXCEEDED = "quota_exceeded"  # the error event's code, as in chat
 END_REASON = "quota_exhausted"  # session.ended's reason when the allowance ran out
@@ -66,6 +71,8 @@ class VoiceQuota(Protocol):
         *,
         conn: Connection | None = None,
     ) -> QuotaAllowance: ...
+
+    async def voice_seconds_used(self, tenant_id: UUID, *, excluding_session: UUID) -> float: ...
 
 
 class UsageRecorder(Protocol):
@@ -108,16 +115,33 @@ class SessionAllowance:
 
     plan: str
     limit_s: float
-    used_s: float  # the tenant's voice seconds of the period when the session was admitted
+    used_s: float  # the period's voice seconds of the tenant's other sessions (see refresh)
     notice: str  # spoken when the allowance runs out
     spent_s: float = 0.0  # billed by this session's recorded turns
+    # The other sessions' seconds now, from the ledger (VoiceQuota.voice_seconds_used).
+    others: Callable[[], Awaitable[float]] | None = None
 
     @classmethod
-    def admitted(cls, allowance: QuotaAllowance, notice: str) -> SessionAllowance | None:
+    def admitted(
+        cls,
+        allowance: QuotaAllowance,
+        notice: str,
+        others: Callable[[], Awaitable[float]] | None = None,
+    ) -> SessionAllowance | None:
         """The bookkeeping for a session the quota check let in; None when nothing is capped."""
         if allowance.remaining is None or allowance.limit is None:
             return None
-        return cls(allowance.plan, allowance.limit, allowance.used, notice)
+        return cls(allowance.plan, allowance.limit, allowance.used, notice, others=others)
+
+    async def refresh(self) -> None:
+        """Catch up with the tenant's other sessions (called as each turn starts, while the
+        answer is being prepared); on failure the last known figure stands."""
+        if self.others is None:
+            return
+        try:
+            self.used_s = await self.others()
+        except Exception as exc:  # a missed refresh only delays the cut-off by a turn
+            _log.warning("voice allowance not refreshed: %r", exc)
 
     @property
     def remaining_s(self) -> float:

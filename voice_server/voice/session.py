@@ -347,6 +347,8 @@ class VoiceSession:
         )
         self._current = turn
         self._reply_task = self._spawn(self._answer(turn), f"reply-{turn.ordinal}")
+        if self.allowance is not None and self.allowance.others is not None:
+            self._spawn(self.allowance.refresh(), f"allowance-{turn.ordinal}")
 
     async def _answer(self, turn: _Turn) -> None:
         state = await self._stt.result(turn.utterance)

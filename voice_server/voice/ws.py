@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -194,8 +195,14 @@ class VoiceConnection:
         except QuotaExceeded as exc:
             await self._refuse(exc, bot, output_rate)
             return None
+        if not granted:
+            return stored, None
+        assert quota is not None
         notice = services.settings.billing_voice_limit_notice
-        return stored, SessionAllowance.admitted(granted[0], notice) if granted else None
+        others = functools.partial(
+            quota.voice_seconds_used, bot.tenant_id, excluding_session=stored.session_id
+        )
+        return stored, SessionAllowance.admitted(granted[0], notice, others)
 
     async def _refuse(self, exc: QuotaExceeded, bot: BotProfile, output_rate: int) -> None:
         settings = self.services.settings

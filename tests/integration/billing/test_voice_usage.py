@@ -170,3 +170,21 @@ async def test_other_tenants_do_not_wait_on_or_count_against_each_other(
 
     await asyncio.gather(*(start(bot) for bot in bots))  # one each: nobody is refused
     assert await wide_pool.fetchval("SELECT count(DISTINCT tenant_id) FROM voice_sessions") == 4
+
+
+async def test_other_sessions_seconds_are_what_a_live_session_catches_up_with(
+    pool: asyncpg.Pool, tenant_id: UUID
+) -> None:
+    store = PgVoiceStore(pool, usage=record_usage)
+    bot = await bot_of(pool, store, tenant_id)
+    mine = await store.start_session(bot, "websocket", 16_000, 24_000)
+    theirs = await store.start_session(bot, "websocket", 16_000, 24_000)
+    await store.add_turn(tenant_id, mine.session_id, spoken_turn(0, 1000, 2000.0))  # 3 s
+    await store.add_turn(tenant_id, theirs.session_id, spoken_turn(0, 2000, 3000.0))  # 5 s
+    await record_usage(pool, tenant_id, "voice_seconds", 7, "rest:voice:1")  # another channel
+    # Last month's seconds are not this period's.
+    last_month = datetime.now(UTC).replace(day=1) - timedelta(days=2)
+    await record_usage(pool, tenant_id, "voice_seconds", 100, "old", occurred_at=last_month)
+    quota = quota_service(pool, 5)
+    assert await quota.voice_seconds_used(tenant_id, excluding_session=mine.session_id) == 12.0
+    assert await quota.voice_seconds_used(tenant_id, excluding_session=theirs.session_id) == 10.0

@@ -200,3 +200,32 @@ async def test_a_notice_cut_off_by_a_barge_in_is_said_in_the_next_turn() -> None
     assert rig.client.events("session.ended")[0]["reason"] == "quota_exhausted"
     assistant = [m["content"] for m in rig.store.messages if m["role"] == "assistant"]
     assert assistant[-1] == NOTICE
+
+
+async def test_another_session_spending_the_minutes_leaves_this_one_only_the_notice() -> None:
+    rig = capped_session(30.0, EchoBrain(reply_text=" ".join(SENTENCES)), ToneTts(ms_per_char=4))
+    refreshes = 0
+
+    async def others_used() -> float:
+        nonlocal refreshes
+        refreshes += 1
+        return 59.5  # meanwhile another call of the tenant used all but half a second
+
+    assert rig.session.allowance is not None
+    rig.session.allowance.others = others_used
+    async with rig.manager.run(rig.session):
+        rig.session.feed_audio(silence(200) + speech_like(600) + silence(600))
+        async with asyncio.timeout(20):
+            await rig.session.finished.wait()
+    assert refreshes == 1  # once, as the turn started
+    assert rig.tts.spoken == [NOTICE]
+    assert rig.client.events("session.ended")[0]["reason"] == "quota_exhausted"
+
+
+async def test_a_failed_refresh_keeps_the_last_known_figure() -> None:
+    async def ledger_down() -> float:
+        raise ConnectionError("database unreachable")
+
+    allowance = SessionAllowance("tiny", 60.0, 20.0, "bye", others=ledger_down)
+    await allowance.refresh()
+    assert allowance.used_s == 20.0
