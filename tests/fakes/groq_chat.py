@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from litestar import Litestar, Request, Response, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.response import Stream
 
 from tests.support.server import serve_app
@@ -104,7 +104,12 @@ class FakeGroq:
         async def completions(request: Request[Any, Any, Any]) -> Response[Any] | Stream:
             return await self._handle(request)
 
-        return Litestar(route_handlers=[completions], debug=False, logging_config=None)
+        @get("/_fake/stats")
+        async def stats() -> dict[str, int]:
+            # For a benchmark running this fake in another process: how many model calls.
+            return {"requests": len(self.requests), "cancelled": self.cancelled}
+
+        return Litestar(route_handlers=[completions, stats], debug=False, logging_config=None)
 
     @asynccontextmanager
     async def serve(self) -> AsyncIterator[str]:
