@@ -1,88 +1,137 @@
-"""Parley under test: the embedded database, the vendor fakes with a latency profile, and the
-whole app on a real port — the same pieces the integration tests use.
+"""Parley under test: the embedded database, the vendor fakes in their own process, and Parley
+itself started the way users start it (`python -m voice_server serve`), in its own process, so
+that CPU and memory are measured on the server alone.
 
     async with parley_under_test("cloud") as target:
-        target.ws_url, target.bot_id, target.origin, target.publishable_key
+        target.ws_url, target.bot_id, target.origin, target.publishable_key, target.pid
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from tests.fakes.deepgram import deepgram_server
-from tests.fakes.groq_audio import groq_audio_server
-from tests.fakes.groq_chat import FakeGroq as FakeGroqChat
-from tests.fakes.groq_chat import LatencyProfile as ChatLatency
-from tests.fakes.latency import CLOUD, ZERO, LatencyProfile
-from tests.support.postgres import create_database, create_template, test_server, with_database
-from tests.support.server import serve_app
-from tests.support.tenants import create_tenant
-from voice_server.app import create_app
-from voice_server.settings import Settings
+import httpx
 
-PROFILES = {"zero": ZERO, "cloud": CLOUD}
-# What the fake STT hears, whatever the audio: the benchmark measures time, not recognition.
-HEARD = "what are your opening hours"
+from benchmarks.vendors import PROFILES, Vendors, vendors_process
+from tests.fakes.latency import LatencyProfile
+from tests.support.postgres import create_database, create_template, test_server, with_database
+from tests.support.server import free_port
+from tests.support.tenants import create_tenant
+from voice_server.settings import Settings
 
 
 @dataclass(frozen=True)
 class Target:
     ws_url: str
+    http_url: str
     bot_id: UUID
     origin: str
     publishable_key: str
     profile: LatencyProfile
     settings: Settings
-    chat: FakeGroqChat
+    pid: int  # the server process, for CPU and memory figures
+
+
+def server_environment(database_url: str, data_dir: Path, port: int, vendors: Vendors | None,
+                       extra: Mapping[str, str] | None = None) -> dict[str, str]:  # fmt: skip
+    """The PARLEY_* settings of the server under test, as a user would set them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env.update(
+        PARLEY_DATA_DIR=str(data_dir), DATABASE_URL=database_url, PARLEY_PORT=str(port),
+        PARLEY_HOST="127.0.0.1", PARLEY_LOG_LEVEL="WARNING", PARLEY_DB_POOL_MAX="40",
+        PARLEY_BILLING_DEFAULT_PLAN="unlimited",
+    )  # fmt: skip
+    if vendors is not None:
+        env.update(
+            PARLEY_STT_PROVIDER="groq", GROQ_API_KEY=vendors.groq_audio_key,
+            PARLEY_GROQ_BASE_URL=vendors.groq_audio_url,
+            PARLEY_TTS_PROVIDER="deepgram", DEEPGRAM_API_KEY=vendors.deepgram_key,
+            PARLEY_DEEPGRAM_BASE_URL=vendors.deepgram_url,
+            PARLEY_LLM_PROVIDER="groq", PARLEY_LLM_API_KEY=vendors.chat_key,
+            PARLEY_LLM_BASE_URL=vendors.chat_url,
+        )  # fmt: skip
+    env.update(extra or {})
+    return env
 
 
 @asynccontextmanager
-async def parley_under_test(profile_name: str, *, offline: bool = False) -> AsyncIterator[Target]:
+async def parley_process(env: dict[str, str], port: int) -> AsyncIterator[int]:
+    """Run `python -m voice_server serve` until /readyz answers 200; yield its pid; SIGTERM."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voice_server", "serve", env=env
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(600):
+                if process.returncode is not None:
+                    raise RuntimeError(f"parley exited with {process.returncode} while starting")
+                try:
+                    response = await client.get(f"http://127.0.0.1:{port}/readyz")
+                    if response.status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("parley did not become ready within 60 s")
+        yield process.pid
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+@asynccontextmanager
+async def parley_under_test(
+    profile_name: str, *, offline: bool = False, extra_env: Mapping[str, str] | None = None
+) -> AsyncIterator[Target]:
     """Start everything; ``offline`` uses the embedded engines instead of the vendor fakes."""
-    profile = PROFILES[profile_name]
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         admin_url = stack.enter_context(test_server(None))
         template = await create_template(admin_url)
         database_url = with_database(admin_url, await create_database(admin_url, template=template))
-        values: dict[str, object] = {
-            "data_dir": tmp / "data",
-            "database_url": database_url,
-            "log_level": "WARNING",
-            "db_pool_max": 40,
-            "billing_default_plan": "unlimited",
-        }
-        chat = FakeGroqChat(
-            latency=ChatLatency(
-                time_to_first_token_s=profile.llm_first_token.base_s,
-                tokens_per_s=None if profile.is_zero else profile.llm_tokens_per_s,
-            )
-        )
+        vendors = None
         if not offline:
-            stt = await stack.enter_async_context(groq_audio_server(text=HEARD, latency=profile))
-            # A tone, not eSpeak: the fake must not spend the server process's CPU on speech.
-            tts = await stack.enter_async_context(deepgram_server(latency=profile, audio="tone"))
-            llm_url = await stack.enter_async_context(chat.serve())
-            values.update(
-                stt_provider="groq", groq_api_key=stt.api_key, groq_base_url=stt.base_url,
-                tts_provider="deepgram", deepgram_api_key=tts.api_key,
-                deepgram_base_url=tts.base_url,
-                llm_provider="groq", llm_api_key=chat.api_key, llm_base_url=llm_url,
-            )  # fmt: skip
-        settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+            vendors = await stack.enter_async_context(vendors_process(profile_name))
         tenant = await create_tenant(database_url, plan="business")
-        url = await stack.enter_async_context(serve_app(create_app(settings)))
+        port = free_port()
+        env = server_environment(database_url, tmp / "data", port, vendors, extra_env)
+        settings = Settings(_env_file=None, **_settings_values(env))  # type: ignore[arg-type]
+        pid = await stack.enter_async_context(parley_process(env, port))
+        http_url = f"http://127.0.0.1:{port}"
         yield Target(
-            ws_url=url.replace("http://", "ws://") + "/v1/voice/ws",
+            ws_url=f"ws://127.0.0.1:{port}/v1/voice/ws",
+            http_url=http_url,
             bot_id=tenant.bot_id,
             origin=tenant.origin,
             publishable_key=tenant.publishable_key,
-            profile=profile,
+            profile=PROFILES[profile_name],
             settings=settings,
-            chat=chat,
+            pid=pid,
         )
+
+
+def _settings_values(env: Mapping[str, str]) -> dict[str, str]:
+    """The server's settings as the benchmark sees them (for figures such as the silence)."""
+    names = {"DATABASE_URL": "database_url", "GROQ_API_KEY": "groq_api_key",
+             "DEEPGRAM_API_KEY": "deepgram_api_key"}  # fmt: skip
+    values = {}
+    for key, value in env.items():
+        if key.startswith("PARLEY_"):
+            values[key.removeprefix("PARLEY_").lower()] = value
+        elif key in names:
+            values[names[key]] = value
+    return values

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import sys
 import time
 from typing import Any
@@ -27,9 +26,11 @@ import psutil
 from benchmarks.harness import Target, parley_under_test
 from benchmarks.report import Report, percentile
 
-# The agent calls the model twice before the answer's first token: a tool call
-# (search_knowledge), then the answer.
-MODEL_CALLS_BEFORE_FIRST_TOKEN = 2
+
+def model_calls_before_first_token(target: Target) -> int:
+    """The grounded brain calls the model once; the agent twice (a search_knowledge tool
+    call, then the answer)."""
+    return 1 if target.settings.rag_voice_mode == "grounded" else 2
 
 
 def vendor_critical_ms(target: Target, stt_final_ms: float = 0.0) -> float:
@@ -37,14 +38,14 @@ def vendor_critical_ms(target: Target, stt_final_ms: float = 0.0) -> float:
     (the measured ``stt_final``: chunks are transcribed while the user still speaks), plus each
     model call's time to first token and the TTS time to first byte (profile means)."""
     p = target.profile
-    llm = MODEL_CALLS_BEFORE_FIRST_TOKEN * p.llm_first_token.base_s
+    llm = model_calls_before_first_token(target) * p.llm_first_token.base_s
     return stt_final_ms + (llm + p.tts_first_byte.base_s) * 1000
 
 
 async def run_callers(
     target: Target, callers: int, turns: int
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    me = psutil.Process(os.getpid())
+    me = psutil.Process(target.pid)  # the server, not this process
     rss_before = me.memory_info().rss
     me.cpu_percent(None)
     process = await asyncio.create_subprocess_exec(
@@ -115,7 +116,8 @@ def summarise(target: Target, results: list[dict[str, Any]]) -> dict[str, Any]:
 async def main_async(args: argparse.Namespace) -> None:
     counts = [int(n) for n in args.sweep.split(",")] if args.sweep else [args.callers]
     rows, data = [], {}
-    async with parley_under_test(args.profile) as target:
+    extra = {"PARLEY_RAG_VOICE_MODE": args.voice_mode}
+    async with parley_under_test(args.profile, extra_env=extra) as target:
         for n in counts:
             results, usage = await run_callers(target, n, args.turns)
             summary = summarise(target, results) | usage
@@ -128,6 +130,7 @@ async def main_async(args: argparse.Namespace) -> None:
             brief = {k: v for k, v in summary.items() if k not in ("v2v_ms", "overhead_ms")}
             print(f"{n} callers: {json.dumps(brief)}")
     name = f"voice_latency_{args.profile}" + ("_sweep" if args.sweep else "")
+    name += "" if args.voice_mode == "grounded" else f"_{args.voice_mode}"
     draw(name, args.profile, counts, data)
     Report(
         name=name,
@@ -150,7 +153,9 @@ async def main_async(args: argparse.Namespace) -> None:
         notes=[
             f"End-of-turn silence {target.settings.voice_end_of_turn_silence_ms} ms; vendor "
             f"time on the critical path (median) {data[str(counts[0])]['vendor_critical_ms']} ms: "
-            "STT left after the end of turn + 2 model calls' first token + TTS first byte.",
+            f"STT left after the end of turn + {model_calls_before_first_token(target)} model "
+            "call(s)' first token + TTS first byte.",
+            f"Voice brain: `{args.voice_mode}` (PARLEY_RAG_VOICE_MODE).",
             "Overhead = voice-to-voice − end-of-turn silence − vendor time on the critical path.",
         ],
     ).save()
@@ -180,6 +185,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=["zero", "cloud"], default="cloud")
     parser.add_argument("--callers", type=int, default=1)
     parser.add_argument("--turns", type=int, default=4)
+    parser.add_argument("--voice-mode", choices=["grounded", "agent"], default="grounded")
     parser.add_argument("--sweep", help="comma-separated caller counts, e.g. 1,10,50,100,200")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -8,14 +8,12 @@ says that instructions found inside documents are not to be followed: a document
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -30,6 +28,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 
 from rag.llm import model_error
 from rag.retriever import Passage, Retriever
+from rag.streaming import in_own_task
 from voice_server.brain import (
     BrainEvent,
     BrainRequest,
@@ -118,7 +117,7 @@ def build_tools(retriever: Retriever, request: BrainRequest, turn: _Turn) -> lis
     ]
 
 
-def _history(messages: Sequence[ChatMessage]) -> list[AnyMessage]:
+def history_messages(messages: Sequence[ChatMessage]) -> list[AnyMessage]:
     out: list[AnyMessage] = []
     for message in messages:
         if message.role == "user":
@@ -143,7 +142,7 @@ class AgentBrain:
             tools=build_tools(self.retriever, request, turn),
             system_prompt=SystemMessage(system_prompt(request.bot.system_prompt, request.channel)),
         )
-        messages = [*_history(request.history), HumanMessage(request.user_text)]
+        messages = [*history_messages(request.history), HumanMessage(request.user_text)]
         text: list[str] = []
         tokens_in = tokens_out = 0
         stream = agent.astream(  # type: ignore[call-overload]
@@ -151,43 +150,30 @@ class AgentBrain:
             stream_mode=["messages", "updates"],
             config={"recursion_limit": 12},
         )
-        # The agent runs in a task of its own and hands its events over a bounded queue.
-        # Closing or cancelling this generator (barge-in, client gone) cancels that task once,
-        # which lets LangGraph close the model's HTTP stream; run directly under a caller's
-        # anyio cancel scope, its clean-up awaits would themselves be cancelled and the model
-        # would go on writing.
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=256)
-        task = asyncio.create_task(_pump(stream, queue), name="agent-stream")
         try:
-            while (item := await queue.get()) is not _END:
-                if isinstance(item, BaseException):
-                    raise item
-                mode, payload = item
-                if mode == "messages":
-                    message, _meta = payload
-                    if isinstance(message, AIMessageChunk) and message.text:
-                        text.append(message.text)
-                        yield TextDelta(message.text)
-                    continue
-                for node, update in (payload or {}).items():
-                    for message in (update or {}).get("messages", []):
-                        if isinstance(message, AIMessage):
-                            usage: dict[str, Any] = dict(message.usage_metadata or {})
-                            tokens_in += int(usage.get("input_tokens", 0))
-                            tokens_out += int(usage.get("output_tokens", 0))
-                            for call in message.tool_calls:
-                                yield ToolCall(name=call["name"], arguments=dict(call["args"]))
-                        elif isinstance(message, ToolMessage) and node == "tools":
-                            for citation in self._new_citations(turn):
-                                yield citation
+            async with contextlib.aclosing(in_own_task(stream, name="agent-stream")) as items:
+                async for mode, payload in items:
+                    if mode == "messages":
+                        message, _meta = payload
+                        if isinstance(message, AIMessageChunk) and message.text:
+                            text.append(message.text)
+                            yield TextDelta(message.text)
+                        continue
+                    for node, update in (payload or {}).items():
+                        for message in (update or {}).get("messages", []):
+                            if isinstance(message, AIMessage):
+                                usage: dict[str, Any] = dict(message.usage_metadata or {})
+                                tokens_in += int(usage.get("input_tokens", 0))
+                                tokens_out += int(usage.get("output_tokens", 0))
+                                for call in message.tool_calls:
+                                    yield ToolCall(name=call["name"], arguments=dict(call["args"]))
+                            elif isinstance(message, ToolMessage) and node == "tools":
+                                for citation in self._new_citations(turn):
+                                    yield citation
         except ParleyError:
             raise
         except Exception as exc:
             raise model_error(exc) from exc
-        finally:
-            task.cancel()
-            with anyio.CancelScope(shield=True), contextlib.suppress(BaseException):
-                await task
         answered = not (turn.searches and turn.empty_searches == turn.searches)
         yield ReplyDone(
             text="".join(text),
@@ -205,22 +191,6 @@ class AgentBrain:
                 turn.emitted.add(passage.chunk_id)
                 out.append(passage.citation())
         return out
-
-
-_END = object()
-
-
-async def _pump(stream: AsyncIterator[Any], queue: asyncio.Queue[Any]) -> None:
-    """Feed the agent's stream into ``queue``; an error is handed over as the last item."""
-    try:
-        async with contextlib.aclosing(stream) as events:  # type: ignore[type-var]
-            async for item in events:
-                await queue.put(item)
-        await queue.put(_END)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        await queue.put(exc)
 
 
 def describe_tool_call(call: ToolCall) -> dict[str, Any]:

@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
+from langchain_core.language_models import BaseChatModel
 
 from rag.agent import AgentBrain
 from rag.conversations import ConversationStore
 from rag.embeddings import Embedder, HashingEmbedder, OpenAICompatibleEmbedder
+from rag.grounded import ChannelBrain, GroundedBrain
 from rag.ingestion import IngestionService
 from rag.llm import chat_model
 from rag.metrics import RagMetrics
@@ -71,11 +73,7 @@ def build_services(settings: Settings, pool: asyncpg.Pool) -> RagServices:
         ),
     )
     model = chat_model(settings)
-    brain: Brain = (
-        OfflineBrain(retriever)
-        if model is None
-        else AgentBrain(model, retriever, f"{settings.llm_provider}:{settings.llm_model}")
-    )
+    brain = OfflineBrain(retriever) if model is None else _model_brain(settings, model, retriever)
     return RagServices(
         settings=settings,
         embedder=embedder,
@@ -85,6 +83,13 @@ def build_services(settings: Settings, pool: asyncpg.Pool) -> RagServices:
         conversations=ConversationStore(pool),
         brain=brain,
     )
+
+
+def _model_brain(settings: Settings, model: BaseChatModel, retriever: Retriever) -> Brain:
+    name = f"{settings.llm_provider}:{settings.llm_model}"
+    brains: dict[str, Brain] = {"agent": AgentBrain(model, retriever, name),
+              "grounded": GroundedBrain(model, retriever, name)}  # fmt: skip
+    return ChannelBrain(text=brains[settings.rag_chat_mode], voice=brains[settings.rag_voice_mode])
 
 
 @asynccontextmanager

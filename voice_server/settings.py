@@ -229,6 +229,15 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(
         None, description="Base URL of the chat model API (unset: the provider's default)."
     )
+    rag_voice_mode: Literal["grounded", "agent"] = Field(
+        "grounded",
+        description="How voice turns use the knowledge base. grounded: one search as the turn "
+        "ends, then a single model call (one time to first token before the first word); "
+        "agent: the model decides when to call the search tool (a tool call, then the answer).",
+    )
+    rag_chat_mode: Literal["grounded", "agent"] = Field(
+        "agent", description="The same choice for text chat (see rag_voice_mode)."
+    )
     llm_timeout_s: float = Field(30.0, gt=0, le=600, description="Time limit for one model call.")
     llm_temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature.")
     chat_history_turns: int = Field(

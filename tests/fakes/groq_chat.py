@@ -147,6 +147,12 @@ class FakeGroq:
             if passage:
                 return Text(f"According to the documents: {passage} [1]")
             return Text("I could not find that in the documents.")
+        grounded = _documents_in_prompt(messages)  # rag.grounded puts passages in the prompt
+        if grounded is not None:
+            passage = _first_passage(grounded)
+            if passage:
+                return Text(f"According to the documents: {passage} [1]")
+            return Text("I could not find that in the documents.")
         return Text(f"You said: {messages[last_user]['content']}")
 
     async def _stream(self, step: Step, model: str, prompt_tokens: int) -> AsyncIterator[bytes]:
@@ -245,6 +251,12 @@ class FakeGroq:
 def _tokens(text: str) -> list[str]:
     """Word-sized pieces with their trailing spaces, roughly like real token deltas."""
     return re.findall(r"\S+\s*|\s+", text)
+
+
+def _documents_in_prompt(messages: list[dict[str, Any]]) -> str | None:
+    system = "\n".join(str(m.get("content") or "") for m in messages if m["role"] == "system")
+    start = system.rfind("<documents>\n")  # the block itself, not the rules that name it
+    return system[start:] if start >= 0 else None
 
 
 def _first_passage(tool_output: str) -> str:

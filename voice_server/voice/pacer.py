@@ -32,11 +32,20 @@ class _Segment:
 
 
 class AudioPacer:
-    def __init__(self, sample_rate: int, frame_ms: int = 20, lead_ms: int = 150) -> None:
+    """``lead_ms``: how far ahead of real time the client's buffer is filled. ``refill_ms``: how
+    much room must open before the next send, so that a session wakes up once per refill and
+    not once per frame (at 200 sessions, 3,000 wake-ups a second fewer); the client's buffer
+    then stays between ``lead - refill`` and ``lead``."""
+
+    def __init__(
+        self, sample_rate: int, frame_ms: int = 20, lead_ms: int = 150, refill_ms: int = 60
+    ) -> None:
         self.sample_rate = sample_rate
         self.frame_samples = sample_rate * frame_ms // 1000
         self.frame_s = self.frame_samples / sample_rate
         self.lead_s = lead_ms / 1000
+        # Never wait for more room than the lead leaves, less one frame of safety.
+        self.refill_s = max(self.frame_s, min(refill_ms / 1000, self.lead_s - self.frame_s))
         self._pending = bytearray()
         self._queued: deque[bytes] = deque()
         self._segments: list[_Segment] = []
@@ -80,11 +89,13 @@ class AudioPacer:
         return frames
 
     def next_due(self, now: float) -> float | None:
-        """When the next queued frame may be sent (``now`` if at once); None when none is
-        queued."""
+        """When the next frames may be sent (``now`` if at once): when ``refill`` of room has
+        opened, or at once if fewer frames than that are queued and there is room for them;
+        None when none is queued."""
         if not self._queued:
             return None
-        return max(now, now + self._ahead(now) + self.frame_s - self.lead_s)
+        wanted = min(self.refill_s, len(self._queued) * self.frame_s)
+        return max(now, now + self._ahead(now) + wanted - self.lead_s)
 
     @property
     def drained(self) -> bool:

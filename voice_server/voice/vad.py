@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import webrtcvad  # type: ignore[import-untyped]
 
 from voice_server.voice.audio import PIPELINE_RATE
@@ -23,13 +24,36 @@ class FrameClassifier(Protocol):
 
 
 class WebRtcVad:
-    """webrtcvad on 16 kHz mono PCM16 frames of 10, 20 or 30 ms."""
+    """webrtcvad on 16 kHz mono PCM16 frames of 10, 20 or 30 ms, with an energy gate.
 
-    def __init__(self, aggressiveness: int) -> None:
+    webrtcvad smooths its decisions with a hangover: it goes on reporting speech for 80-160 ms
+    after the voice stops, even over digital silence, and every one of those milliseconds is
+    added to the caller's wait for the reply. So a frame is speech only if webrtcvad says so
+    *and* it is louder than both ``gate`` times the running level of this voice and 1.4 times
+    (+3 dB: the voice at least as strong as the noise) the line's noise floor, the running
+    level of the frames webrtcvad calls silence.
+    The hangover frames, as quiet as the line, then count as the silence they are.
+    """
+
+    def __init__(self, aggressiveness: int, gate: float = 0.1) -> None:
         self._vad = webrtcvad.Vad(aggressiveness)
+        self._gate = gate
+        self._voice = 0.0  # running RMS of voiced frames
+        self._floor: float | None = None  # running RMS of the frames webrtcvad calls silence
 
     def is_speech(self, frame: bytes) -> bool:
-        return bool(self._vad.is_speech(frame, PIPELINE_RATE))
+        voiced = bool(self._vad.is_speech(frame, PIPELINE_RATE))  # keeps its state in step
+        if self._gate <= 0:
+            return voiced
+        samples = np.frombuffer(frame, dtype="<i2").astype(np.float32)
+        rms = float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
+        if not voiced:
+            self._floor = rms if self._floor is None else 0.95 * self._floor + 0.05 * rms
+            return False
+        if rms < max(self._gate * self._voice, 1.4 * (self._floor or 0.0)):
+            return False
+        self._voice = rms if self._voice == 0.0 else 0.9 * self._voice + 0.1 * rms
+        return True
 
 
 @dataclass(frozen=True)

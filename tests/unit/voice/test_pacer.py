@@ -13,7 +13,7 @@ def audio(ms: int) -> bytes:
 
 
 def test_sends_only_the_lead_ahead_then_real_time() -> None:
-    pacer = AudioPacer(RATE, frame_ms=20, lead_ms=100)
+    pacer = AudioPacer(RATE, frame_ms=20, lead_ms=100, refill_ms=20)
     pacer.push(audio(1000))
     assert len(pacer.poll(0.0)) == 5  # 100 ms lead
     assert pacer.poll(0.0) == []
@@ -67,3 +67,33 @@ def test_finished_reply_is_complete_with_all_text() -> None:
     report = pacer.playback(2.0)
     assert report.complete
     assert report.text == "All of it."
+
+
+def test_wakes_once_per_refill_and_keeps_the_client_fed() -> None:
+    pacer = AudioPacer(RATE, frame_ms=20, lead_ms=150, refill_ms=60)
+    pacer.push(audio(2000))
+    pacer.close()
+    now, wakeups, sends = 0.0, 0, []
+    while not pacer.drained:
+        frames = pacer.poll(now)
+        wakeups += 1
+        sends.append(len(frames))
+        # The client never runs dry: at least lead - refill is buffered after each send.
+        assert pacer.finished_playing(now) is not None
+        assert pacer.finished_playing(now) - now >= 0.09 - 1e-9 or pacer.drained
+        due = pacer.next_due(now)
+        if due is None:
+            break
+        now = due
+    assert sum(sends) == 100
+    assert wakeups <= 100 // 3 + 2  # three frames a wake-up, not one
+    assert sends[0] == 7  # the first send fills the lead at once
+
+
+def test_the_last_frames_go_without_waiting_for_a_whole_refill() -> None:
+    pacer = AudioPacer(RATE, frame_ms=20, lead_ms=150, refill_ms=60)
+    pacer.push(audio(160))
+    pacer.close()
+    assert len(pacer.poll(0.0)) == 7
+    # One frame left: it goes as soon as one frame of room opens, not three.
+    assert pacer.next_due(0.0) == pytest.approx(0.01)

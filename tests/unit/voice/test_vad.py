@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from tests.unit.voice.audio_signals import silence, speech_like
 from voice_server.voice.audio import Framer, frame_bytes
 from voice_server.voice.policies import SilenceEndOfTurn
@@ -97,3 +99,36 @@ def test_real_webrtcvad_finds_the_speech() -> None:
     ended = next(e for e in events if isinstance(e, SpeechEnded))
     assert 440 <= started.at_ms <= 560
     assert 1200 <= ended.ended_ms <= 1500
+
+
+def test_the_energy_gate_ends_speech_where_the_voice_stops() -> None:
+    """webrtcvad alone reports speech for a while over the silence after a voice (its
+    hangover); with the gate the end of speech is where the voice stopped."""
+    pcm = silence(500) + speech_like(800) + silence(1000)
+
+    def ended_ms(vad: WebRtcVad) -> float:
+        seg = UtteranceSegmenter(SegmenterConfig(), vad, SilenceEndOfTurn(500))
+        return next(e for e in run(seg, pcm) if isinstance(e, SpeechEnded)).ended_ms
+
+    gated, ungated = ended_ms(WebRtcVad(2)), ended_ms(WebRtcVad(2, gate=0))
+    assert gated == 1300  # the buzz ends at 1300 ms
+    assert ungated > gated
+
+
+def test_the_energy_gate_keeps_quieter_speech_in_a_loud_voice() -> None:
+    vad = WebRtcVad(2)
+    loud = Framer(FRAME).feed(speech_like(400))
+    quieter = Framer(FRAME).feed(
+        (np.frombuffer(speech_like(400), "<i2") // 4).astype("<i2").tobytes()
+    )
+    assert all(vad.is_speech(f) for f in loud[3:])
+    assert all(vad.is_speech(f) for f in quieter[3:])  # -12 dB is still the voice
+
+
+def test_on_a_noisy_line_the_gate_does_not_cut_the_speech_short() -> None:
+    rng = np.random.default_rng(0)
+    clean = np.frombuffer(silence(500) + speech_like(800) + silence(1000), "<i2")
+    noisy = np.clip(clean + rng.normal(0, 300, clean.size), -32768, 32767).astype("<i2").tobytes()
+    seg = UtteranceSegmenter(SegmenterConfig(), WebRtcVad(2), SilenceEndOfTurn(500))
+    ended = next(e for e in run(seg, noisy) if isinstance(e, SpeechEnded))
+    assert 1300 <= ended.ended_ms <= 1400  # the buzz ends at 1300 ms
