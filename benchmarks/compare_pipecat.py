@@ -55,9 +55,11 @@ PIPECAT_VAD_STOP_S = 0.2
 PIPECAT_USER_SPEECH_TIMEOUT_S = 0.6  # SpeechTimeoutUserTurnStopStrategy's default
 LLM_MODEL = "llama-3.3-70b-versatile"  # Parley's default llm_model
 TTS_VOICE = "aura-2-thalia-en"  # Parley's default Deepgram voice
-# Both agents call the model twice before the answer's first token: search_knowledge, then
-# the answer (Parley's rag agent; the Pipecat bot is given the same tool).
-MODEL_CALLS_BEFORE_FIRST_TOKEN = 2
+# How the bots use the knowledge base (Parley's rag_voice_mode). grounded: Parley searches once
+# as the turn ends and calls the model once; the Pipecat bot calls the model once with the same
+# prompt (the empty knowledge base's passages). agent: both call the model twice (a
+# search_knowledge tool call, then the answer); Pipecat's tool answers what Parley's does.
+MODES = ("grounded", "agent")
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,14 @@ class Side:
     profile: LatencyProfile
     pid: int
     end_of_turn_ms: int
+    mode: str
     settings: Any = field(init=False)
 
     def __post_init__(self) -> None:
-        # summarise() reads the silence from settings when a turn's metrics lack it.
-        settings = SimpleNamespace(voice_end_of_turn_silence_ms=self.end_of_turn_ms)
+        # summarise() reads the silence, and the number of model calls, from the settings.
+        settings = SimpleNamespace(
+            voice_end_of_turn_silence_ms=self.end_of_turn_ms, rag_voice_mode=self.mode
+        )
         object.__setattr__(self, "settings", settings)
 
 
@@ -113,8 +118,18 @@ def ensure_pipecat_venv(venv: Path = PIPECAT_VENV) -> Path:
     return python
 
 
-def pipecat_bot_config(vendors: Vendors, *, system_prompt: str, end_of_turn_ms: int,
-                       tool: bool = True) -> dict[str, Any]:  # fmt: skip
+def bot_prompt(mode: str) -> str:
+    """The system prompt Parley's brain gives a bot with no prompt of its own and an empty
+    knowledge base, in ``mode``; the Pipecat bot gets the same."""
+    from rag.agent import format_passages, system_prompt
+    from rag.grounded import grounded_prompt
+
+    if mode == "agent":
+        return system_prompt("", "voice")
+    return grounded_prompt("", "voice", format_passages([]))
+
+
+def pipecat_bot_config(vendors: Vendors, *, mode: str, end_of_turn_ms: int) -> dict[str, Any]:
     """What benchmarks.pipecat_bot needs (its Config), pointed at the shared vendor fakes."""
     return {
         # Pipecat's Groq services take the OpenAI-compatible base, as on api.groq.com.
@@ -126,8 +141,8 @@ def pipecat_bot_config(vendors: Vendors, *, system_prompt: str, end_of_turn_ms: 
         "tts_url": vendors.deepgram_url.rstrip("/"),
         "tts_key": vendors.deepgram_key,
         "tts_voice": TTS_VOICE,
-        "system_prompt": system_prompt,
-        "tool": tool,
+        "system_prompt": bot_prompt(mode),
+        "tool": mode == "agent",
         "user_speech_timeout_s": round(end_of_turn_ms / 1000 - PIPECAT_VAD_STOP_S, 3),
         "output_frame_ms": 20,
     }
@@ -153,6 +168,7 @@ async def pipecat_under_test(
                 name="Pipecat", ws_url=f"ws://127.0.0.1:{port}/v1/voice/ws", bot_id=uuid4(),
                 origin="http://localhost", publishable_key="unused", profile=profile,
                 pid=process.pid, end_of_turn_ms=end_of_turn_ms,
+                mode="agent" if config["tool"] else "grounded",
             )  # fmt: skip
         finally:
             await _stop(process)
@@ -162,10 +178,10 @@ async def pipecat_under_test(
 
 
 @asynccontextmanager
-async def parley_on(vendors: Vendors, profile: LatencyProfile, *,
-                    end_of_turn_ms: int) -> AsyncIterator[Side]:  # fmt: skip
+async def parley_on(vendors: Vendors, profile: LatencyProfile, *, end_of_turn_ms: int,
+                    mode: str) -> AsyncIterator[Side]:  # fmt: skip
     """benchmarks.harness.parley_under_test, but on vendor fakes that are already running (so
-    that Pipecat reaches the same ones), with the end-of-turn silence set."""
+    that Pipecat reaches the same ones), with the end-of-turn silence and voice mode set."""
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         admin_url = stack.enter_context(test_server(None))
@@ -173,13 +189,14 @@ async def parley_on(vendors: Vendors, profile: LatencyProfile, *,
         database_url = with_database(admin_url, await create_database(admin_url, template=template))
         tenant = await create_tenant(database_url, plan="business")
         port = free_port()
-        extra = {"PARLEY_VOICE_END_OF_TURN_SILENCE_MS": str(end_of_turn_ms)}
+        extra = {"PARLEY_VOICE_END_OF_TURN_SILENCE_MS": str(end_of_turn_ms),
+                 "PARLEY_RAG_VOICE_MODE": mode}  # fmt: skip
         env = server_environment(database_url, tmp / "data", port, vendors, extra)
         pid = await stack.enter_async_context(parley_process(env, port))
         yield Side(
             name="Parley", ws_url=f"ws://127.0.0.1:{port}/v1/voice/ws", bot_id=tenant.bot_id,
             origin=tenant.origin, publishable_key=tenant.publishable_key, profile=profile,
-            pid=pid, end_of_turn_ms=end_of_turn_ms,
+            pid=pid, end_of_turn_ms=end_of_turn_ms, mode=mode,
         )  # fmt: skip
 
 
@@ -244,17 +261,14 @@ async def measure(side: Side, callers: int, turns: int) -> dict[str, Any]:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    from rag.agent import system_prompt  # the prompt Parley's agent gives a bot with none
-
     python = ensure_pipecat_venv()
     profile = PROFILES[args.profile]
-    prompt = system_prompt("", "voice")
     summaries: dict[str, dict[str, Any]] = {}
     async with vendors_process(args.profile) as vendors:
-        config = pipecat_bot_config(vendors, system_prompt=prompt,
-                                    end_of_turn_ms=args.end_of_turn_ms)  # fmt: skip
+        config = pipecat_bot_config(vendors, mode=args.mode, end_of_turn_ms=args.end_of_turn_ms)
         sides = [
-            lambda: parley_on(vendors, profile, end_of_turn_ms=args.end_of_turn_ms),
+            lambda: parley_on(vendors, profile, end_of_turn_ms=args.end_of_turn_ms,
+                              mode=args.mode),
             lambda: pipecat_under_test(vendors, profile, python=python, config=config,
                                        end_of_turn_ms=args.end_of_turn_ms),
         ]  # fmt: skip
@@ -264,7 +278,18 @@ async def main_async(args: argparse.Namespace) -> None:
             async with start() as side:
                 summaries[side.name] = await measure(side, args.callers, args.turns)
     summaries = {name: summaries[name] for name in ("Parley", "Pipecat")}
-    save(args, summaries, prompt)
+    save(args, summaries, config["system_prompt"])
+
+
+MODE_NOTES = {
+    "grounded": "Both bots call the model once per turn with the same system prompt (Parley's "
+    "grounded prompt holding its empty knowledge base's search result). Parley also runs a "
+    "hybrid retrieval in PostgreSQL as the turn ends (on the critical path, counted as its "
+    "overhead); Pipecat has no retrieval and its prompt is fixed.",
+    "agent": "Both bots get the same system prompt and a search_knowledge tool (two model calls "
+    "per turn). Parley's tool runs hybrid retrieval on its (empty) knowledge base in "
+    "PostgreSQL; Pipecat's returns the same 'no passage' text without any search.",
+}
 
 
 def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt: str) -> None:
@@ -284,7 +309,7 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
         f"{ratio['overhead_p95_ms']}× at p95 (target: at least 1.5×).",
         "Overhead = voice-to-voice − end-of-turn silence − vendor time on the critical path "
         "(STT left after the end of turn, measured by each server; "
-        f"{MODEL_CALLS_BEFORE_FIRST_TOKEN} model calls' first token + TTS first byte, "
+        f"{1 if args.mode == 'grounded' else 2} model call(s)' first token + TTS first byte, "
         "profile means), as in benchmarks.voice_latency.",
         f"pipecat-ai {PIPECAT_VERSION}: FastAPI WebSocket transport with a serializer for "
         "Parley's protocol; GroqSTTService (segmented Whisper), GroqLLMService, "
@@ -295,9 +320,7 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
         f"user_speech_timeout {args.end_of_turn_ms / 1000 - PIPECAT_VAD_STOP_S:g} s, so both "
         f"wait {args.end_of_turn_ms} ms. Pipecat 1.x's default stop strategy is the Smart Turn "
         "v3 model instead, which decides from the audio when a turn is complete (not used here).",
-        "Both bots get the same system prompt and a search_knowledge tool (two model calls per "
-        "turn). Parley's tool runs hybrid retrieval on its (empty) knowledge base in PostgreSQL; "
-        "Pipecat's returns the same 'no passage' text without any search.",
+        MODE_NOTES[args.mode],
         "Reply audio: Parley paces 20 ms frames at real time plus a 150 ms lead; Pipecat's "
         "WebSocket output sends its 20 ms frames at twice real time, so its frames are seldom "
         "late by construction. Parley's STT transcribes chunks while the user speaks; Pipecat's "
@@ -307,7 +330,8 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
     ]
     Report(
         name=name,
-        title=f"Parley vs Pipecat, `{args.profile}` vendor profile, {args.callers} caller(s)",
+        title=f"Parley vs Pipecat, `{args.profile}` vendor profile, {args.callers} caller(s), "
+        f"{args.mode} mode",
         columns=COLUMNS,
         rows=rows_for(summaries, args.callers),
         data={
@@ -315,6 +339,7 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
             "callers": args.callers,
             "turns": args.turns,
             "end_of_turn_ms": args.end_of_turn_ms,
+            "mode": args.mode,
             "pipecat_version": PIPECAT_VERSION,
             "overhead_ratio": ratio,
             "system_prompt": prompt,
@@ -333,6 +358,11 @@ def main() -> None:
         "--end-of-turn-ms", type=int,
         default=round((PIPECAT_VAD_STOP_S + PIPECAT_USER_SPEECH_TIMEOUT_S) * 1000),
         help="silence that ends a turn, on both servers (default: Pipecat's 0.2 + 0.6 s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mode", choices=MODES, default="grounded",
+        help="how the bots use the knowledge base (Parley's PARLEY_RAG_VOICE_MODE; default "
+        "grounded, Parley's default for voice)",
     )  # fmt: skip
     parser.add_argument("--pipecat-first", action="store_true", help="measure Pipecat first")
     asyncio.run(main_async(parser.parse_args()))

@@ -288,7 +288,9 @@ async def run_session(websocket: WebSocket, config: Config, http: aiohttp.Client
         settings=DeepgramHttpTTSService.Settings(voice=config.tts_voice),
     )  # fmt: skip
     vad = SileroVADAnalyzer(params=vad_params())
-    context = LLMContext(tools=ToolsSchema(standard_tools=[SEARCH_TOOL]) if config.tool else None)
+    context = (
+        LLMContext(tools=ToolsSchema(standard_tools=[SEARCH_TOOL])) if config.tool else LLMContext()
+    )
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(

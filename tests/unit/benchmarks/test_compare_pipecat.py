@@ -24,13 +24,24 @@ def test_the_pipecat_bot_is_pointed_at_the_same_fakes_and_silence() -> None:
         deepgram_url="http://127.0.0.1:2/", deepgram_key="d", chat_url="http://127.0.0.1:3",
         chat_key="c",
     )  # fmt: skip
-    config = compare.pipecat_bot_config(vendors, system_prompt="be brief", end_of_turn_ms=800)
+    config = compare.pipecat_bot_config(vendors, mode="agent", end_of_turn_ms=800)
     assert config["stt_url"] == "http://127.0.0.1:1/openai/v1"
     assert config["llm_url"] == "http://127.0.0.1:3/openai/v1"
     assert config["tts_url"] == "http://127.0.0.1:2"
     # Silero's stop_secs (0.2 s) plus the turn-stop wait make the same 800 ms as Parley's.
     assert config["user_speech_timeout_s"] == pytest.approx(0.6)
-    assert config["tool"] is True
+    assert config["tool"] is True  # agent mode: a search_knowledge call, then the answer
+
+
+def test_in_grounded_mode_pipecat_gets_parley_prompt_and_no_tool() -> None:
+    vendors = vendors_module.Vendors(
+        profile="zero", groq_audio_url="http://a", groq_audio_key="g", deepgram_url="http://b",
+        deepgram_key="d", chat_url="http://c", chat_key="c",
+    )  # fmt: skip
+    config = compare.pipecat_bot_config(vendors, mode="grounded", end_of_turn_ms=700)
+    assert config["tool"] is False
+    assert "No passage of the knowledge base matches" in config["system_prompt"]
+    assert config["user_speech_timeout_s"] == pytest.approx(0.5)
 
 
 @pytest.mark.slow
@@ -45,7 +56,7 @@ async def test_the_benchmark_caller_gets_a_spoken_reply_from_the_pipecat_bot() -
 
     speech = await utterances(("Hello, what are your opening hours on Saturday?",))
     async with vendors_module.vendors_process("zero") as vendors:
-        config = compare.pipecat_bot_config(vendors, system_prompt="", end_of_turn_ms=800)
+        config = compare.pipecat_bot_config(vendors, mode="grounded", end_of_turn_ms=800)
         async with compare.pipecat_under_test(
             vendors, ZERO, python=compare.pipecat_python(), config=config, end_of_turn_ms=800
         ) as bot:
