@@ -298,7 +298,7 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
     parley, pipecat = summaries["Parley"], summaries["Pipecat"]
     ratio = {key: overhead_ratio(parley, pipecat, key)
              for key in ("overhead_p50_ms", "overhead_p95_ms")}  # fmt: skip
-    name = "compare_pipecat"
+    name = f"compare_pipecat_{args.profile}" + ("_agent" if args.mode == "agent" else "")
     plots.latency_cdf(
         f"{name}_cdf",
         f"Voice-to-voice, Parley vs Pipecat ({args.profile} profile, {args.callers} callers)",

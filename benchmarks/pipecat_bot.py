@@ -340,7 +340,12 @@ def create_app(config: Config) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
-        async with aiohttp.ClientSession() as http:  # one pool for every session's TTS
+        # One pool for every session's TTS. aiohttp keeps idle connections 15 s, but the vendor
+        # fakes' uvicorn closes them after 5 s, and a POST on a connection the server is closing
+        # fails ("Can not write request body"); the real Deepgram keeps them longer. So that
+        # this artefact of the fakes does not fail Pipecat's turns, idle ones go after 4 s.
+        connector = aiohttp.TCPConnector(keepalive_timeout=4)
+        async with aiohttp.ClientSession(connector=connector) as http:
             state["http"] = http
             yield
 
