@@ -35,7 +35,7 @@ from uuid import UUID, uuid4
 import httpx
 
 from benchmarks.harness import parley_process, server_environment
-from benchmarks.report import Report
+from benchmarks.report import Report, percentile
 from benchmarks.vendors import PROFILES, Vendors, vendors_process
 from benchmarks.voice_latency import run_callers, summarise
 from tests.fakes.latency import LatencyProfile
@@ -252,9 +252,20 @@ COLUMNS = [
 ]  # fmt: skip
 
 
+def v2v_by_turn(results: list[dict[str, Any]]) -> list[float]:
+    """Median voice-to-voice of each turn number across callers (a growing backlog shows)."""
+    by_turn: dict[int, list[float]] = {}
+    for caller in results:
+        for index, turn in enumerate(caller["turns"]):
+            if turn["voice_to_voice_s"] is not None:
+                by_turn.setdefault(index, []).append(turn["voice_to_voice_s"] * 1000)
+    return [round(percentile(by_turn[i], 50), 1) for i in sorted(by_turn)]
+
+
 async def measure(side: Side, callers: int, turns: int) -> dict[str, Any]:
     results, usage = await run_callers(side, callers, turns)  # type: ignore[arg-type]
     summary = summarise(side, results) | usage  # type: ignore[arg-type]
+    summary["v2v_p50_by_turn_ms"] = v2v_by_turn(results)
     brief = {k: v for k, v in summary.items() if k not in ("v2v_ms", "overhead_ms")}
     print(f"{side.name}, {callers} callers: {json.dumps(brief)}", flush=True)
     return summary
@@ -326,7 +337,14 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
         "late by construction. Parley's STT transcribes chunks while the user speaks; Pipecat's "
         "Whisper STT sends the whole utterance when the VAD stops, during the turn-stop wait.",
         "Servers run one after the other against one vendor-fake process; CPU is the server "
-        "process's while its callers ran.",
+        "process's while its callers ran. Each server is one process serving every session from "
+        "one event loop (Pipecat: uvicorn + FastAPI, a pipeline per WebSocket, as in its "
+        "FastAPI WebSocket examples).",
+        "Voice-to-voice median by turn number (ms): "
+        + "; ".join(f"{side} {s['v2v_p50_by_turn_ms']}" for side, s in summaries.items()),
+        "The Pipecat bot's aiohttp pool drops idle TTS connections after 4 s (default 15 s), "
+        "before the fakes' uvicorn closes them at 5 s: otherwise a POST on a closing "
+        "connection fails some turns, an artefact of the fakes.",
     ]
     Report(
         name=name,

@@ -66,3 +66,11 @@ async def test_the_benchmark_caller_gets_a_spoken_reply_from_the_pipecat_bot() -
     assert turn.voice_to_voice_s is not None
     assert turn.frames > 0  # reply audio, then audio.end ended the turn
     assert turn.waterfall["end_of_turn_wait_ms"] == 800
+
+
+def test_voice_to_voice_by_turn_shows_whether_a_backlog_grows() -> None:
+    def caller(*seconds: float | None) -> dict[str, object]:
+        return {"turns": [{"voice_to_voice_s": s} for s in seconds]}
+
+    results = [caller(1.0, 2.0, 4.0), caller(1.2, 2.2, None)]
+    assert compare.v2v_by_turn(results) == [1100.0, 2100.0, 4000.0]
