@@ -9,6 +9,7 @@ that CPU and memory are measured on the server alone.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -112,6 +113,7 @@ async def parley_under_test(
         settings = Settings(_env_file=None, **_settings_values(env))  # type: ignore[arg-type]
         pid = await stack.enter_async_context(parley_process(env, port))
         http_url = f"http://127.0.0.1:{port}"
+        await seed_knowledge(http_url, tenant.secret_headers)
         yield Target(
             ws_url=f"ws://127.0.0.1:{port}/v1/voice/ws",
             http_url=http_url,
@@ -122,6 +124,32 @@ async def parley_under_test(
             settings=settings,
             pid=pid,
         )
+
+
+async def seed_knowledge(http_url: str, headers: Mapping[str, str]) -> None:
+    """Upload the knowledge base of the retrieval evaluation (24 documents of a fictional shop,
+    in several formats) through the documents API, and wait until all are searchable, so that
+    every turn retrieves from a realistic corpus."""
+    from benchmarks.rag_eval import render
+
+    documents = json.loads((Path(__file__).parent / "data" / "rag_eval.json").read_text())
+    async with httpx.AsyncClient(base_url=http_url, headers=dict(headers), timeout=60) as client:
+        ids = []
+        for doc in documents["documents"]:
+            response = await client.post(
+                "/v1/documents", files={"file": (doc["key"], render(doc))},
+                data={"title": doc["title"]},
+            )  # fmt: skip
+            response.raise_for_status()
+            ids.append(response.json()["id"])
+        for doc_id in ids:
+            for _ in range(1200):
+                status = (await client.get(f"/v1/documents/{doc_id}")).json()["status"]
+                if status in ("ready", "failed"):
+                    break
+                await asyncio.sleep(0.05)
+            if status != "ready":
+                raise RuntimeError(f"benchmark document {doc_id} did not ingest: {status}")
 
 
 def _settings_values(env: Mapping[str, str]) -> dict[str, str]:

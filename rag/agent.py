@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 
 from rag.llm import model_error
@@ -77,18 +79,23 @@ def format_passages(passages: Sequence[Passage], start: int = 1) -> str:
 
 @dataclass
 class _Turn:
-    """What one reply found: passages in citation order, whether any search came back empty."""
+    """One reply in progress: who is asking, the passages found in citation order, and whether
+    any search came back empty."""
 
+    request: BrainRequest
     passages: list[Passage] = field(default_factory=list)
     searches: int = 0
     empty_searches: int = 0
     emitted: set[Any] = field(default_factory=set)
 
 
-def build_tools(retriever: Retriever, request: BrainRequest, turn: _Turn) -> list[BaseTool]:
-    bot = request.bot
+def build_tools(retriever: Retriever) -> list[BaseTool]:
+    """The agent's tools. They are built once per brain; each call finds its reply's
+    :class:`_Turn` in the run's config (``configurable["turn"]``)."""
 
-    async def search_knowledge(query: str) -> str:
+    async def search_knowledge(query: str, config: RunnableConfig) -> str:
+        turn: _Turn = config["configurable"]["turn"]
+        bot = turn.request.bot
         turn.searches += 1
         found = await retriever.search(bot.tenant_id, query, bot_id=bot.id)
         fresh = [p for p in found if p.chunk_id not in {q.chunk_id for q in turn.passages}]
@@ -130,25 +137,39 @@ def history_messages(messages: Sequence[ChatMessage]) -> list[AnyMessage]:
 class AgentBrain:
     """Streams the agent's reply: text deltas, tool calls, citations, one ReplyDone."""
 
-    def __init__(self, model: BaseChatModel, retriever: Retriever, model_name: str) -> None:
+    def __init__(
+        self, model: BaseChatModel, retriever: Retriever, model_name: str, cached_agents: int = 64
+    ) -> None:
         self.model = model
         self.retriever = retriever
         self.model_name = model_name
+        self._tools = build_tools(retriever)
+        # Compiling the agent's graph costs milliseconds of CPU (type hints are evaluated for
+        # every edge), so it is done once per system prompt, not once per reply.
+        self._agents: OrderedDict[str, Any] = OrderedDict()
+        self._cached_agents = cached_agents
+
+    def _agent(self, prompt: str) -> Any:
+        agent = self._agents.get(prompt)
+        if agent is None:
+            agent = create_agent(self.model, tools=self._tools, system_prompt=SystemMessage(prompt))
+            self._agents[prompt] = agent
+            if len(self._agents) > self._cached_agents:
+                self._agents.popitem(last=False)
+        else:
+            self._agents.move_to_end(prompt)
+        return agent
 
     async def reply(self, request: BrainRequest) -> AsyncIterator[BrainEvent]:
-        turn = _Turn()
-        agent = create_agent(
-            self.model,
-            tools=build_tools(self.retriever, request, turn),
-            system_prompt=SystemMessage(system_prompt(request.bot.system_prompt, request.channel)),
-        )
+        turn = _Turn(request)
+        agent = self._agent(system_prompt(request.bot.system_prompt, request.channel))
         messages = [*history_messages(request.history), HumanMessage(request.user_text)]
         text: list[str] = []
         tokens_in = tokens_out = 0
-        stream = agent.astream(  # type: ignore[call-overload]
+        stream = agent.astream(
             {"messages": messages},
             stream_mode=["messages", "updates"],
-            config={"recursion_limit": 12},
+            config={"recursion_limit": 12, "configurable": {"turn": turn}},
         )
         try:
             async with contextlib.aclosing(in_own_task(stream, name="agent-stream")) as items:

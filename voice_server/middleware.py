@@ -39,7 +39,8 @@ def request_context_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]
                 await send(message)
 
             try:
-                await app(scope, receive, send_with_id)
+                # A WebSocket has no response start to tag: its frames go out unwrapped.
+                await app(scope, receive, send_with_id if scope["type"] == "http" else send)
             finally:
                 elapsed = time.perf_counter() - started
                 if scope["type"] == "http":

@@ -30,7 +30,12 @@ async def serve_app(app: Litestar) -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", ws="websockets-sansio"
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,  # as `parley serve` runs
     )
     server = uvicorn.Server(config)
     # Signals belong to pytest; the test stops the server through should_exit.

@@ -5,7 +5,9 @@ A sentence ends at ``.``, ``!``, ``?`` or ``…`` followed by white space (so "3
 never end one), unless the word before the dot is a known abbreviation ("Dr.", "e.g.") or an
 initial ("J. R. R."). A sentence longer than ``long_clause_chars`` is also cut at a comma,
 semicolon, colon or dash, and one with no punctuation at all at the last space before
-``max_chars``, so that TTS never waits for a very long sentence to finish.
+``max_chars``, so that TTS never waits for a very long sentence to finish. The first clause of
+a reply is cut at such a pause from ``first_clause_chars`` on: the caller hears the reply start
+while the model is still writing the rest of its first sentence.
 """
 
 from __future__ import annotations
@@ -24,10 +26,14 @@ _WORD_BEFORE = re.compile(r"([\w.]+)$")
 
 
 class ClauseSplitter:
-    def __init__(self, long_clause_chars: int = 80, max_chars: int = 250) -> None:
+    def __init__(
+        self, long_clause_chars: int = 80, max_chars: int = 250, first_clause_chars: int = 20
+    ) -> None:
         self.long_clause_chars = long_clause_chars
         self.max_chars = max_chars
+        self.first_clause_chars = first_clause_chars
         self._buffer = ""
+        self._cuts = 0
 
     def feed(self, delta: str) -> list[str]:
         self._buffer += delta
@@ -36,6 +42,7 @@ class ClauseSplitter:
             clause, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:].lstrip()
             if clause:
                 clauses.append(clause)
+                self._cuts += 1
         return clauses
 
     def flush(self) -> list[str]:
@@ -50,7 +57,8 @@ class ClauseSplitter:
             return match.end(3)
         if "\n" in text.strip():
             return text.index("\n", len(text) - len(text.lstrip())) + 1
-        if len(text) >= self.long_clause_chars:
+        shortest = self.first_clause_chars if self._cuts == 0 else self.long_clause_chars
+        if len(text) >= shortest:
             breaks = [m.end(2) for m in _CLAUSE_BREAK.finditer(text) if m.end(2) >= 20]
             if breaks:
                 return breaks[0]

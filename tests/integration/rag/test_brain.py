@@ -214,3 +214,22 @@ async def test_offline_brain_with_nothing_relevant_offers_the_greeting(
     assert done.answered is False
     assert "No language model is configured" in done.text
     assert done.text.endswith("Hi, I am Shopbot.")
+
+
+async def test_replies_share_one_compiled_agent_but_not_their_findings(
+    services: RagServices, tenant: TenantBot, groq: tuple[FakeGroq, str], tmp_path: Path
+) -> None:
+    fake, url = groq
+    await ingest(services, tenant, POLICY)
+    brain = _agent(services, url, fake, tmp_path)
+    refunds, weather = await asyncio.gather(
+        _collect(brain.reply(_request(tenant, "How long do refunds take?"))),
+        _collect(brain.reply(_request(tenant, "zebra migration"))),
+    )
+    assert len(brain._agents) == 1  # one graph for the bot's prompt, compiled once
+    assert [e for e in refunds if isinstance(e, Citation)]
+    assert not [e for e in weather if isinstance(e, Citation)]
+    assert isinstance(refunds[-1], ReplyDone)
+    assert refunds[-1].answered is True
+    assert isinstance(weather[-1], ReplyDone)
+    assert weather[-1].answered is False

@@ -64,3 +64,15 @@ def test_text_without_punctuation_is_cut_at_a_space_before_the_cap() -> None:
     clauses = split_streamed(text, max_chars=50)
     assert all(len(c) <= 50 for c in clauses)
     assert " ".join(clauses) == text
+
+
+def test_the_first_clause_is_cut_at_an_early_pause_later_ones_are_not() -> None:
+    splitter = ClauseSplitter()
+    reply = "According to the documents, the shop opens at nine, closes at six, and on Sundays"
+    out: list[str] = []
+    for word in reply.split(" "):
+        out += splitter.feed(word + " ")
+    # The first pause after 20 characters starts speech; the rest waits for a longer clause.
+    assert out == ["According to the documents,"]
+    out += splitter.feed("it stays closed. ")  # after "Sundays "
+    assert out[1] == "the shop opens at nine, closes at six, and on Sundays it stays closed."
