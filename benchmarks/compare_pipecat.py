@@ -34,7 +34,7 @@ from uuid import UUID, uuid4
 
 import httpx
 
-from benchmarks.harness import parley_process, server_environment
+from benchmarks.harness import parley_process, seed_knowledge, server_environment
 from benchmarks.report import Report, percentile
 from benchmarks.vendors import PROFILES, Vendors, vendors_process
 from benchmarks.voice_latency import run_callers, summarise
@@ -179,9 +179,10 @@ async def pipecat_under_test(
 
 @asynccontextmanager
 async def parley_on(vendors: Vendors, profile: LatencyProfile, *, end_of_turn_ms: int,
-                    mode: str) -> AsyncIterator[Side]:  # fmt: skip
+                    mode: str, knowledge: bool = True) -> AsyncIterator[Side]:  # fmt: skip
     """benchmarks.harness.parley_under_test, but on vendor fakes that are already running (so
-    that Pipecat reaches the same ones), with the end-of-turn silence and voice mode set."""
+    that Pipecat reaches the same ones), with the end-of-turn silence and voice mode set;
+    ``knowledge`` seeds the knowledge base as voice_latency does (else it stays empty)."""
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         admin_url = stack.enter_context(test_server(None))
@@ -193,6 +194,8 @@ async def parley_on(vendors: Vendors, profile: LatencyProfile, *, end_of_turn_ms
                  "PARLEY_RAG_VOICE_MODE": mode}  # fmt: skip
         env = server_environment(database_url, tmp / "data", port, vendors, extra)
         pid = await stack.enter_async_context(parley_process(env, port))
+        if knowledge:
+            await seed_knowledge(f"http://127.0.0.1:{port}", tenant.secret_headers)
         yield Side(
             name="Parley", ws_url=f"ws://127.0.0.1:{port}/v1/voice/ws", bot_id=tenant.bot_id,
             origin=tenant.origin, publishable_key=tenant.publishable_key, profile=profile,
@@ -279,7 +282,7 @@ async def main_async(args: argparse.Namespace) -> None:
         config = pipecat_bot_config(vendors, mode=args.mode, end_of_turn_ms=args.end_of_turn_ms)
         sides = [
             lambda: parley_on(vendors, profile, end_of_turn_ms=args.end_of_turn_ms,
-                              mode=args.mode),
+                              mode=args.mode, knowledge=not args.empty_knowledge),
             lambda: pipecat_under_test(vendors, profile, python=python, config=config,
                                        end_of_turn_ms=args.end_of_turn_ms),
         ]  # fmt: skip
@@ -294,12 +297,13 @@ async def main_async(args: argparse.Namespace) -> None:
 
 MODE_NOTES = {
     "grounded": "Both bots call the model once per turn with the same system prompt (Parley's "
-    "grounded prompt holding its empty knowledge base's search result). Parley also runs a "
-    "hybrid retrieval in PostgreSQL as the turn ends (on the critical path, counted as its "
-    "overhead); Pipecat has no retrieval and its prompt is fixed.",
+    "grounded prompt; for Pipecat with an empty knowledge base's search result in it). Parley "
+    "also runs a hybrid retrieval in PostgreSQL as the turn ends (on the critical path, counted "
+    "as its overhead) and puts the passages found in its prompt; Pipecat has no retrieval and "
+    "its prompt is fixed.",
     "agent": "Both bots get the same system prompt and a search_knowledge tool (two model calls "
-    "per turn). Parley's tool runs hybrid retrieval on its (empty) knowledge base in "
-    "PostgreSQL; Pipecat's returns the same 'no passage' text without any search.",
+    "per turn). Parley's tool runs hybrid retrieval on its knowledge base in PostgreSQL; "
+    "Pipecat's returns the empty knowledge base's 'no passage' text without any search.",
 }
 
 
@@ -314,6 +318,11 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
         f"{name}_cdf",
         f"Voice-to-voice, Parley vs Pipecat ({args.profile} profile, {args.callers} callers)",
         {side: s["v2v_ms"] for side, s in summaries.items()},
+    )
+    knowledge = (
+        "empty (both prompts identical)"
+        if args.empty_knowledge
+        else "the retrieval evaluation's 24 documents, as in voice_latency"
     )
     notes = [
         f"Server overhead, Pipecat ÷ Parley: {ratio['overhead_p50_ms']}× at p50, "
@@ -331,7 +340,7 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
         f"user_speech_timeout {args.end_of_turn_ms / 1000 - PIPECAT_VAD_STOP_S:g} s, so both "
         f"wait {args.end_of_turn_ms} ms. Pipecat 1.x's default stop strategy is the Smart Turn "
         "v3 model instead, which decides from the audio when a turn is complete (not used here).",
-        MODE_NOTES[args.mode],
+        MODE_NOTES[args.mode] + f" Parley's knowledge base: {knowledge}.",
         "Reply audio: Parley paces 20 ms frames at real time plus a 150 ms lead; Pipecat's "
         "WebSocket output sends its 20 ms frames at twice real time, so its frames are seldom "
         "late by construction. Parley's STT transcribes chunks while the user speaks; Pipecat's "
@@ -358,6 +367,7 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
             "turns": args.turns,
             "end_of_turn_ms": args.end_of_turn_ms,
             "mode": args.mode,
+            "parley_knowledge": "empty" if args.empty_knowledge else "rag_eval (24 documents)",
             "pipecat_version": PIPECAT_VERSION,
             "overhead_ratio": ratio,
             "system_prompt": prompt,
@@ -381,6 +391,11 @@ def main() -> None:
         "--mode", choices=MODES, default="grounded",
         help="how the bots use the knowledge base (Parley's PARLEY_RAG_VOICE_MODE; default "
         "grounded, Parley's default for voice)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--empty-knowledge", action="store_true",
+        help="leave Parley's knowledge base empty, so that both prompts are identical (default: "
+        "seeded with the retrieval evaluation's 24 documents, as voice_latency does)",
     )  # fmt: skip
     parser.add_argument("--pipecat-first", action="store_true", help="measure Pipecat first")
     asyncio.run(main_async(parser.parse_args()))
