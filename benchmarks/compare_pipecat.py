@@ -342,9 +342,10 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
         "v3 model instead, which decides from the audio when a turn is complete (not used here).",
         MODE_NOTES[args.mode] + f" Parley's knowledge base: {knowledge}.",
         "Reply audio: Parley paces 20 ms frames at real time plus a 150 ms lead; Pipecat's "
-        "WebSocket output sends its 20 ms frames at twice real time, so its frames are seldom "
-        "late by construction. Parley's STT transcribes chunks while the user speaks; Pipecat's "
-        "Whisper STT sends the whole utterance when the VAD stops, during the turn-stop wait.",
+        "WebSocket output sends its 20 ms frames at twice real time, so its frames are late "
+        "only when its event loop falls behind. Parley's STT transcribes chunks while the user "
+        "speaks; Pipecat's Whisper STT sends the whole utterance when the VAD stops, during the "
+        "turn-stop wait.",
         "Servers run one after the other against one vendor-fake process; CPU is the server "
         "process's while its callers ran. Each server is one process serving every session from "
         "one event loop (Pipecat: uvicorn + FastAPI, a pipeline per WebSocket, as in its "
@@ -355,6 +356,14 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
         "before the fakes' uvicorn closes them at 5 s: otherwise a POST on a closing "
         "connection fails some turns, an artefact of the fakes.",
     ]
+    for side, s in summaries.items():
+        if s["failed_turns"] or any(v < 0 for v in s["v2v_ms"]):
+            notes.append(
+                f"{side} fell behind real time: {s['failed_turns']} turn(s) got no reply before "
+                "the caller's next question, and a reply that comes while the next question is "
+                "spoken counts against that turn (negative voice-to-voice). Its figures measure "
+                "a backlog, not a steady state."
+            )
     Report(
         name=name,
         title=f"Parley vs Pipecat, `{args.profile}` vendor profile, {args.callers} caller(s), "
