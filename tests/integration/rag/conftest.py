@@ -15,6 +15,7 @@ import pytest
 from rag.services import RagServices, build_services
 from rag.store import DocumentRow
 from tests.conftest import make_settings
+from tests.fakes.groq_chat import FakeGroq
 from voice_server.db.pool import create_pool
 from voice_server.settings import Settings
 
@@ -90,3 +91,11 @@ async def ingest(
     document = await services.documents.get(tenant.tenant_id, submitted.document.id)
     assert document is not None
     return document
+
+
+@pytest.fixture
+async def groq() -> AsyncIterator[tuple[FakeGroq, str]]:
+    """The Groq chat fake on a real port: (fake, base URL)."""
+    fake = FakeGroq()
+    async with fake.serve() as url:
+        yield fake, url

@@ -20,6 +20,7 @@ from tests.integration.rag.conftest import TenantBot, ingest
 from tests.unit.rag.documents import make_markdown
 from voice_server.brain import (
     BotProfile,
+    Brain,
     BrainEvent,
     BrainRequest,
     ChatMessage,
@@ -35,13 +36,6 @@ POLICY = make_markdown(
     [("Refunds", ["Refunds are paid within 14 days to the original card."]),
      ("Exchanges", ["Exchanges are free in every store."])],
 )  # fmt: skip
-
-
-@pytest.fixture
-async def groq() -> AsyncIterator[tuple[FakeGroq, str]]:
-    fake = FakeGroq()
-    async with fake.serve() as url:
-        yield fake, url
 
 
 def _agent(
@@ -161,12 +155,20 @@ async def test_closing_the_stream_stops_the_model(
     services: RagServices, tenant: TenantBot, groq: tuple[FakeGroq, str], tmp_path: Path
 ) -> None:
     fake, url = groq
+    await closing_the_stream_stops_the_model(_agent(services, url, fake, tmp_path), tenant, fake)
+
+
+async def closing_the_stream_stops_the_model(
+    brain: Brain, tenant: TenantBot, fake: FakeGroq
+) -> None:
+    """Barge-in: the reply's consumer stops after the first words; the model's stream must be
+    cancelled (the fake counts streams abandoned before their end)."""
     fake.latency = LatencyProfile(tokens_per_s=20)
     fake.script = [Text(" ".join(f"word{i}" for i in range(200)))]
-    stream = _agent(services, url, fake, tmp_path).reply(_request(tenant, "talk a lot"))
+    stream = brain.reply(_request(tenant, "talk a lot"))
     async for event in stream:
         if isinstance(event, TextDelta):
-            break  # barge-in
+            break
     await stream.aclose()  # type: ignore[attr-defined]
     for _ in range(100):
         if fake.cancelled:

@@ -3,8 +3,6 @@ with the passages in the prompt. Against the fake Groq server, as the agent's te
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,18 +12,16 @@ from rag.llm import chat_model
 from rag.offline import OfflineBrain
 from rag.services import RagServices, build_services
 from tests.conftest import make_settings
-from tests.fakes.groq_chat import Fail, FakeGroq, LatencyProfile, Text
+from tests.fakes.groq_chat import Fail, FakeGroq, Text
 from tests.integration.rag.conftest import TenantBot, ingest
-from tests.integration.rag.test_brain import POLICY, _collect, _request
-from voice_server.brain import ChatMessage, Citation, ReplyDone, TextDelta
+from tests.integration.rag.test_brain import (
+    POLICY,
+    _collect,
+    _request,
+    closing_the_stream_stops_the_model,
+)
+from voice_server.brain import ChatMessage, Citation, ReplyDone
 from voice_server.errors import ParleyError
-
-
-@pytest.fixture
-async def groq() -> AsyncIterator[tuple[FakeGroq, str]]:
-    fake = FakeGroq()
-    async with fake.serve() as url:
-        yield fake, url
 
 
 def _grounded(services: RagServices, url: str, fake: FakeGroq, tmp_path: Path) -> GroundedBrain:
@@ -101,18 +97,8 @@ async def test_closing_the_stream_stops_the_model(
     services: RagServices, tenant: TenantBot, groq: tuple[FakeGroq, str], tmp_path: Path
 ) -> None:
     fake, url = groq
-    fake.latency = LatencyProfile(tokens_per_s=20)
-    fake.script = [Text(" ".join(f"word{i}" for i in range(200)))]
-    stream = _grounded(services, url, fake, tmp_path).reply(_request(tenant, "talk a lot"))
-    async for event in stream:
-        if isinstance(event, TextDelta):
-            break  # barge-in
-    await stream.aclose()  # type: ignore[attr-defined]
-    for _ in range(100):
-        if fake.cancelled:
-            break
-        await asyncio.sleep(0.05)
-    assert fake.cancelled == 1
+    brain = _grounded(services, url, fake, tmp_path)
+    await closing_the_stream_stops_the_model(brain, tenant, fake)
 
 
 async def test_settings_choose_the_brain_per_channel(
