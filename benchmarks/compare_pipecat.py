@@ -129,8 +129,12 @@ def bot_prompt(mode: str) -> str:
     return grounded_prompt("", "voice", format_passages([]))
 
 
-def pipecat_bot_config(vendors: Vendors, *, mode: str, end_of_turn_ms: int) -> dict[str, Any]:
-    """What benchmarks.pipecat_bot needs (its Config), pointed at the shared vendor fakes."""
+def pipecat_bot_config(vendors: Vendors, *, mode: str, end_of_turn_ms: int,
+                       turn: str = "timeout") -> dict[str, Any]:  # fmt: skip
+    """What benchmarks.pipecat_bot needs (its Config), pointed at the shared vendor fakes.
+    ``turn``: ``timeout`` ends the turn after ``end_of_turn_ms`` of silence, like Parley;
+    ``smart`` is Pipecat's default, the Smart Turn v3 model after the VAD's 0.2 s stop."""
+    timeout = 0.0 if turn == "smart" else round(end_of_turn_ms / 1000 - PIPECAT_VAD_STOP_S, 3)
     return {
         # Pipecat's Groq services take the OpenAI-compatible base, as on api.groq.com.
         "stt_url": vendors.groq_audio_url.rstrip("/") + "/openai/v1",
@@ -143,8 +147,9 @@ def pipecat_bot_config(vendors: Vendors, *, mode: str, end_of_turn_ms: int) -> d
         "tts_voice": TTS_VOICE,
         "system_prompt": bot_prompt(mode),
         "tool": mode == "agent",
-        "user_speech_timeout_s": round(end_of_turn_ms / 1000 - PIPECAT_VAD_STOP_S, 3),
+        "user_speech_timeout_s": timeout,
         "output_frame_ms": 20,
+        "turn": turn,
     }
 
 
@@ -279,12 +284,18 @@ async def main_async(args: argparse.Namespace) -> None:
     profile = PROFILES[args.profile]
     summaries: dict[str, dict[str, Any]] = {}
     async with vendors_process(args.profile) as vendors:
-        config = pipecat_bot_config(vendors, mode=args.mode, end_of_turn_ms=args.end_of_turn_ms)
+        config = pipecat_bot_config(vendors, mode=args.mode, end_of_turn_ms=args.end_of_turn_ms,
+                                    turn=args.pipecat_turn)  # fmt: skip
+        pipecat_wait_ms = (
+            round(PIPECAT_VAD_STOP_S * 1000)
+            if args.pipecat_turn == "smart"
+            else args.end_of_turn_ms
+        )
         sides = [
             lambda: parley_on(vendors, profile, end_of_turn_ms=args.end_of_turn_ms,
                               mode=args.mode, knowledge=not args.empty_knowledge),
             lambda: pipecat_under_test(vendors, profile, python=python, config=config,
-                                       end_of_turn_ms=args.end_of_turn_ms),
+                                       end_of_turn_ms=pipecat_wait_ms),
         ]  # fmt: skip
         if args.pipecat_first:
             sides.reverse()
@@ -294,6 +305,21 @@ async def main_async(args: argparse.Namespace) -> None:
     summaries = {name: summaries[name] for name in ("Parley", "Pipecat")}
     save(args, summaries, config["system_prompt"])
 
+
+TURN_NOTES = {
+    "timeout": "End of turn: Parley waits {silence} ms of silence (webrtcvad); Pipecat uses "
+    "Silero VAD with its default VADParams (confidence 0.7, start_secs 0.2, stop_secs {stop}, "
+    "min_volume 0.6) and SpeechTimeoutUserTurnStopStrategy with user_speech_timeout "
+    "{timeout:g} s, so both wait {silence} ms. Pipecat 1.x's default stop strategy is the Smart "
+    "Turn v3 model instead, which decides from the audio when a turn is complete (see "
+    "--pipecat-turn smart).",
+    "smart": "End of turn: Parley waits {silence} ms of silence (webrtcvad); Pipecat uses its "
+    "defaults: Silero VAD (confidence 0.7, start_secs 0.2, stop_secs {stop}, min_volume 0.6), "
+    "then the Smart Turn v3 model decides from the audio whether the turn is complete (else it "
+    "waits for more speech, up to 3 s). Pipecat's end-of-turn silence is counted as {stop} s: "
+    "the model's inference and any longer wait count as its overhead, and its Whisper request "
+    "starts at the VAD stop, so its STT time is on the critical path. Not like for like.",
+}
 
 MODE_NOTES = {
     "grounded": "Both bots call the model once per turn with the same system prompt (Parley's "
@@ -314,6 +340,7 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
     ratio = {key: overhead_ratio(parley, pipecat, key)
              for key in ("overhead_p50_ms", "overhead_p95_ms")}  # fmt: skip
     name = f"compare_pipecat_{args.profile}" + ("_agent" if args.mode == "agent" else "")
+    name += "_smartturn" if args.pipecat_turn == "smart" else ""
     plots.latency_cdf(
         f"{name}_cdf",
         f"Voice-to-voice, Parley vs Pipecat ({args.profile} profile, {args.callers} callers)",
@@ -334,12 +361,11 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
         f"pipecat-ai {PIPECAT_VERSION}: FastAPI WebSocket transport with a serializer for "
         "Parley's protocol; GroqSTTService (segmented Whisper), GroqLLMService, "
         "DeepgramHttpTTSService, all on the same vendor fakes as Parley.",
-        f"End of turn: Parley waits {args.end_of_turn_ms} ms of silence (webrtcvad); Pipecat "
-        f"uses Silero VAD with its default VADParams (confidence 0.7, start_secs 0.2, stop_secs "
-        f"{PIPECAT_VAD_STOP_S}, min_volume 0.6) and SpeechTimeoutUserTurnStopStrategy with "
-        f"user_speech_timeout {args.end_of_turn_ms / 1000 - PIPECAT_VAD_STOP_S:g} s, so both "
-        f"wait {args.end_of_turn_ms} ms. Pipecat 1.x's default stop strategy is the Smart Turn "
-        "v3 model instead, which decides from the audio when a turn is complete (not used here).",
+        TURN_NOTES[args.pipecat_turn].format(
+            silence=args.end_of_turn_ms,
+            stop=PIPECAT_VAD_STOP_S,
+            timeout=args.end_of_turn_ms / 1000 - PIPECAT_VAD_STOP_S,
+        ),  # fmt: skip
         MODE_NOTES[args.mode] + f" Parley's knowledge base: {knowledge}.",
         "Reply audio: Parley paces 20 ms frames at real time plus a 150 ms lead; Pipecat's "
         "WebSocket output sends its 20 ms frames at twice real time, so its frames are late "
@@ -376,6 +402,7 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
             "turns": args.turns,
             "end_of_turn_ms": args.end_of_turn_ms,
             "mode": args.mode,
+            "pipecat_turn": args.pipecat_turn,
             "parley_knowledge": "empty" if args.empty_knowledge else "rag_eval (24 documents)",
             "pipecat_version": PIPECAT_VERSION,
             "overhead_ratio": ratio,
@@ -405,6 +432,11 @@ def main() -> None:
         "--empty-knowledge", action="store_true",
         help="leave Parley's knowledge base empty, so that both prompts are identical (default: "
         "seeded with the retrieval evaluation's 24 documents, as voice_latency does)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pipecat-turn", choices=["timeout", "smart"], default="timeout",
+        help="Pipecat's turn end: timeout (the same silence as Parley) or smart (Pipecat's "
+        "default, the Smart Turn v3 model)",
     )  # fmt: skip
     parser.add_argument("--pipecat-first", action="store_true", help="measure Pipecat first")
     asyncio.run(main_async(parser.parse_args()))

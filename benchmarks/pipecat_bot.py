@@ -107,6 +107,10 @@ class Config:
     tool: bool  # offer search_knowledge, as Parley's agent does
     user_speech_timeout_s: float  # SpeechTimeoutUserTurnStopStrategy's wait after the VAD stop
     output_frame_ms: int  # reply audio frame length (the protocol sends 20 ms frames)
+    # timeout: SpeechTimeoutUserTurnStopStrategy (silence, like Parley); smart: Pipecat's
+    # default stop strategy, the Smart Turn v3 model deciding from the audio (then
+    # user_speech_timeout_s is 0: nothing hides the STT request).
+    turn: str = "timeout"
 
 
 def vad_params() -> VADParams:
@@ -258,6 +262,13 @@ class ProtocolEvents(BaseObserver):
         }  # fmt: skip
 
 
+def turn_strategies(config: Config) -> UserTurnStrategies:
+    if config.turn == "smart":
+        return UserTurnStrategies()  # Pipecat's defaults: VAD start, Smart Turn v3 stop
+    stop = SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=config.user_speech_timeout_s)
+    return UserTurnStrategies(stop=[stop])
+
+
 async def search_knowledge(params: FunctionCallParams) -> None:
     await params.result_callback(NO_PASSAGE)
 
@@ -295,13 +306,7 @@ async def run_session(websocket: WebSocket, config: Config, http: aiohttp.Client
         context,
         user_params=LLMUserAggregatorParams(
             vad_analyzer=vad,
-            user_turn_strategies=UserTurnStrategies(
-                stop=[
-                    SpeechTimeoutUserTurnStopStrategy(
-                        user_speech_timeout=config.user_speech_timeout_s
-                    )
-                ]
-            ),
+            user_turn_strategies=turn_strategies(config),
         ),
     )
     pipeline = Pipeline(

@@ -74,3 +74,13 @@ def test_voice_to_voice_by_turn_shows_whether_a_backlog_grows() -> None:
 
     results = [caller(1.0, 2.0, 4.0), caller(1.2, 2.2, None)]
     assert compare.v2v_by_turn(results) == [1100.0, 2100.0, 4000.0]
+
+
+def test_smart_turn_leaves_the_turn_end_to_pipecat_default_model() -> None:
+    vendors = vendors_module.Vendors(
+        profile="zero", groq_audio_url="http://a", groq_audio_key="g", deepgram_url="http://b",
+        deepgram_key="d", chat_url="http://c", chat_key="c",
+    )  # fmt: skip
+    config = compare.pipecat_bot_config(vendors, mode="grounded", end_of_turn_ms=800, turn="smart")
+    assert config["turn"] == "smart"
+    assert config["user_speech_timeout_s"] == 0.0  # nothing hides the STT request
