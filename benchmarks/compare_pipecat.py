@@ -360,7 +360,10 @@ def save(args: argparse.Namespace, summaries: dict[str, dict[str, Any]], prompt:
         "profile means), as in benchmarks.voice_latency.",
         f"pipecat-ai {PIPECAT_VERSION}: FastAPI WebSocket transport with a serializer for "
         "Parley's protocol; GroqSTTService (segmented Whisper), GroqLLMService, "
-        "DeepgramHttpTTSService, all on the same vendor fakes as Parley.",
+        "DeepgramHttpTTSService, all on the same vendor fakes as Parley. The HTTP TTS service "
+        "uses Deepgram's REST /v1/speak, as Parley's adapter does; Pipecat's usual "
+        "DeepgramTTSService streams over Deepgram's WebSocket API, which the fake does not "
+        "speak.",
         TURN_NOTES[args.pipecat_turn].format(
             silence=args.end_of_turn_ms,
             stop=PIPECAT_VAD_STOP_S,
