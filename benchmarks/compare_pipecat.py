@@ -25,23 +25,19 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
-import httpx
-
-from benchmarks.harness import parley_process, seed_knowledge, server_environment
+from benchmarks.harness import parley_under_test, stop, wait_ready
 from benchmarks.report import Report, percentile
 from benchmarks.vendors import PROFILES, Vendors, vendors_process
 from benchmarks.voice_latency import run_callers, summarise
 from tests.fakes.latency import LatencyProfile
-from tests.support.postgres import create_database, create_template, test_server, with_database
 from tests.support.server import free_port
-from tests.support.tenants import create_tenant
 
 REPO = Path(__file__).resolve().parent.parent
 PIPECAT_VENV = REPO / ".venv-pipecat"
@@ -168,7 +164,7 @@ async def pipecat_under_test(
             "--config", str(config_path), cwd=REPO,
         )  # fmt: skip
         try:
-            await _wait_ready(f"http://127.0.0.1:{port}/healthz", process, "the pipecat bot")
+            await wait_ready(f"http://127.0.0.1:{port}/healthz", process, "the pipecat bot")
             yield Side(
                 name="Pipecat", ws_url=f"ws://127.0.0.1:{port}/v1/voice/ws", bot_id=uuid4(),
                 origin="http://localhost", publishable_key="unused", profile=profile,
@@ -176,7 +172,7 @@ async def pipecat_under_test(
                 mode="agent" if config["tool"] else "grounded",
             )  # fmt: skip
         finally:
-            await _stop(process)
+            await stop(process)
 
 
 # --- Parley on the shared vendors --------------------------------------------------------
@@ -185,52 +181,18 @@ async def pipecat_under_test(
 @asynccontextmanager
 async def parley_on(vendors: Vendors, profile: LatencyProfile, *, end_of_turn_ms: int,
                     mode: str, knowledge: bool = True) -> AsyncIterator[Side]:  # fmt: skip
-    """benchmarks.harness.parley_under_test, but on vendor fakes that are already running (so
-    that Pipecat reaches the same ones), with the end-of-turn silence and voice mode set;
-    ``knowledge`` seeds the knowledge base as voice_latency does (else it stays empty)."""
-    async with AsyncExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
-        admin_url = stack.enter_context(test_server(None))
-        template = await create_template(admin_url)
-        database_url = with_database(admin_url, await create_database(admin_url, template=template))
-        tenant = await create_tenant(database_url, plan="business")
-        port = free_port()
-        extra = {"PARLEY_VOICE_END_OF_TURN_SILENCE_MS": str(end_of_turn_ms),
-                 "PARLEY_RAG_VOICE_MODE": mode}  # fmt: skip
-        env = server_environment(database_url, tmp / "data", port, vendors, extra)
-        pid = await stack.enter_async_context(parley_process(env, port))
-        if knowledge:
-            await seed_knowledge(f"http://127.0.0.1:{port}", tenant.secret_headers)
+    """Parley (benchmarks.harness) on vendor fakes that are already running, so that Pipecat
+    reaches the same ones, with the end-of-turn silence and voice mode set; ``knowledge``
+    seeds the knowledge base as voice_latency does (else it stays empty)."""
+    extra = {"PARLEY_VOICE_END_OF_TURN_SILENCE_MS": str(end_of_turn_ms),
+             "PARLEY_RAG_VOICE_MODE": mode}  # fmt: skip
+    async with parley_under_test(vendors.profile, vendors=vendors, extra_env=extra,
+                                 knowledge=knowledge) as target:  # fmt: skip
         yield Side(
-            name="Parley", ws_url=f"ws://127.0.0.1:{port}/v1/voice/ws", bot_id=tenant.bot_id,
-            origin=tenant.origin, publishable_key=tenant.publishable_key, profile=profile,
-            pid=pid, end_of_turn_ms=end_of_turn_ms, mode=mode,
+            name="Parley", ws_url=target.ws_url, bot_id=target.bot_id, origin=target.origin,
+            publishable_key=target.publishable_key, profile=profile, pid=target.pid,
+            end_of_turn_ms=end_of_turn_ms, mode=mode,
         )  # fmt: skip
-
-
-async def _wait_ready(url: str, process: asyncio.subprocess.Process, what: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(1200):
-            if process.returncode is not None:
-                raise RuntimeError(f"{what} exited with {process.returncode} while starting")
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{what} did not become ready within 120 s")
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    process.terminate()
-    try:
-        await asyncio.wait_for(process.wait(), 15)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
 
 
 # --- the comparison ----------------------------------------------------------------------
