@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint migrate bench clean
+.PHONY: run test lint migrate bench bench-full clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +37,19 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.startup
 	$(BIN)/python -m benchmarks.voice_turn_latency --turns 20
-	$(BIN)/python -m benchmarks.voice_latency --profile cloud --callers 1 --turns 4
-	$(BIN)/python -m benchmarks.voice_latency --profile zero --sweep 1,10,50,100
+	$(BIN)/python -m benchmarks.voice_latency --profile cloud --callers 1 --turns 4 --py-spy
+	$(BIN)/python -m benchmarks.voice_latency --profile zero --sweep 1,10,50,100,200 --turns 3
+	$(BIN)/python -m benchmarks.compare_pipecat --profile cloud --callers 1 --turns 4
+	$(BIN)/python -m benchmarks.chat --requests 10
 	$(BIN)/python -m benchmarks.rag_eval
-	$(BIN)/python -m benchmarks.retrieval
 	$(BIN)/python -m benchmarks.quota_check
+
+# The long ones on top (about 30 minutes more): retrieval over 10,000 and 100,000 chunks, the
+# dashboard over 100,000 messages, Pipecat against 10 callers.
+bench-full: bench
+	$(BIN)/python -m benchmarks.retrieval
 	$(BIN)/python -m benchmarks.dashboard
+	$(BIN)/python -m benchmarks.compare_pipecat --profile zero --callers 10 --turns 3
 
 migrate: $(VENV)/.installed-run
 	$(BIN)/parley migrate

@@ -63,6 +63,33 @@ def server_environment(database_url: str, data_dir: Path, port: int, vendors: Ve
     return env
 
 
+async def wait_ready(url: str, process: asyncio.subprocess.Process, what: str) -> None:
+    """Poll ``url`` until it answers 200; fail at once if ``process`` exits first."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(1200):
+            if process.returncode is not None:
+                raise RuntimeError(f"{what} exited with {process.returncode} while starting")
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready within 120 s")
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 @asynccontextmanager
 async def parley_process(env: dict[str, str], port: int) -> AsyncIterator[int]:
     """Run `python -m voice_server serve` until /readyz answers 200; yield its pid; SIGTERM."""
@@ -70,42 +97,30 @@ async def parley_process(env: dict[str, str], port: int) -> AsyncIterator[int]:
         sys.executable, "-m", "voice_server", "serve", env=env
     )
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(600):
-                if process.returncode is not None:
-                    raise RuntimeError(f"parley exited with {process.returncode} while starting")
-                try:
-                    response = await client.get(f"http://127.0.0.1:{port}/readyz")
-                    if response.status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("parley did not become ready within 60 s")
+        await wait_ready(f"http://127.0.0.1:{port}/readyz", process, "parley")
         yield process.pid
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop(process)
 
 
 @asynccontextmanager
 async def parley_under_test(
-    profile_name: str, *, offline: bool = False, extra_env: Mapping[str, str] | None = None
+    profile_name: str,
+    *,
+    offline: bool = False,
+    vendors: Vendors | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    knowledge: bool = True,
 ) -> AsyncIterator[Target]:
-    """Start everything; ``offline`` uses the embedded engines instead of the vendor fakes."""
+    """Start everything. ``vendors``: fakes already running (the Pipecat comparison points both
+    servers at one process), else they are started here; ``offline`` uses the embedded engines
+    instead; ``knowledge`` seeds the knowledge base (else it stays empty)."""
     async with AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-bench-")))
         admin_url = stack.enter_context(test_server(None))
         template = await create_template(admin_url)
         database_url = with_database(admin_url, await create_database(admin_url, template=template))
-        vendors = None
-        if not offline:
+        if vendors is None and not offline:
             vendors = await stack.enter_async_context(vendors_process(profile_name))
         tenant = await create_tenant(database_url, plan="business")
         port = free_port()
@@ -113,7 +128,8 @@ async def parley_under_test(
         settings = Settings(_env_file=None, **_settings_values(env))  # type: ignore[arg-type]
         pid = await stack.enter_async_context(parley_process(env, port))
         http_url = f"http://127.0.0.1:{port}"
-        await seed_knowledge(http_url, tenant.secret_headers)
+        if knowledge:
+            await seed_knowledge(http_url, tenant.secret_headers)
         yield Target(
             ws_url=f"ws://127.0.0.1:{port}/v1/voice/ws",
             http_url=http_url,

@@ -19,10 +19,12 @@ import json
 import math
 import sys
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import psutil
 
+from benchmarks import profiler
 from benchmarks.harness import Target, parley_under_test
 from benchmarks.report import Report, percentile
 
@@ -54,6 +56,9 @@ async def run_callers(
         "--origin", target.origin, "-n", str(callers), "--turns", str(turns),
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    assert process.stdout is not None
+    # Read while it runs: 200 callers' results overflow a pipe, which would block the child.
+    output = asyncio.create_task(process.stdout.read())
     peak_rss = rss_before
     started = time.perf_counter()
     while process.returncode is None:
@@ -63,8 +68,7 @@ async def run_callers(
             peak_rss = max(peak_rss, me.memory_info().rss)
     elapsed = time.perf_counter() - started
     cpu = me.cpu_percent(None)
-    assert process.stdout is not None
-    results = json.loads(await process.stdout.read())
+    results = json.loads(await output)
     usage = {
         "server_cpu_percent": round(cpu, 1),
         "rss_per_session_mb": round((peak_rss - rss_before) / callers / 2**20, 2),
@@ -119,8 +123,11 @@ async def main_async(args: argparse.Namespace) -> None:
     extra = {"PARLEY_RAG_VOICE_MODE": args.voice_mode}
     async with parley_under_test(args.profile, extra_env=extra) as target:
         for n in counts:
-            results, usage = await run_callers(target, n, args.turns)
+            async with profiler.sampling(target.pid) if args.py_spy else nullcontext() as prof:
+                results, usage = await run_callers(target, n, args.turns)
             summary = summarise(target, results) | usage
+            if prof is not None:
+                summary["server_profile"] = prof.summary()
             data[str(n)] = summary
             rows.append([n, summary["turns"], summary["failed_turns"], summary["v2v_p50_ms"],
                          summary["v2v_p95_ms"], summary["v2v_p99_ms"],
@@ -157,8 +164,21 @@ async def main_async(args: argparse.Namespace) -> None:
             "call(s)' first token + TTS first byte.",
             f"Voice brain: `{args.voice_mode}` (PARLEY_RAG_VOICE_MODE).",
             "Overhead = voice-to-voice − end-of-turn silence − vendor time on the critical path.",
+            *profile_notes(data),
         ],
     ).save()
+
+
+def profile_notes(data: dict[str, Any]) -> list[str]:
+    notes = []
+    for n, summary in data.items():
+        prof = summary.get("server_profile") or {}
+        if prof.get("available"):
+            top = "; ".join(f"{name} {share:.0%}" for name, share in
+                            list(prof["ours_innermost"].items())[:6])  # fmt: skip
+            notes.append(f"Server profile, {n} callers (py-spy): busy {prof['busy_share']:.0%} "
+                         f"of samples; busy time by innermost Parley function: {top}.")  # fmt: skip
+    return notes
 
 
 def draw(name: str, profile: str, counts: list[int], data: dict[str, Any]) -> None:
@@ -186,6 +206,8 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=1)
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--voice-mode", choices=["grounded", "agent"], default="grounded")
+    parser.add_argument("--py-spy", action="store_true",
+                        help="sample the server with py-spy: where its time goes")  # fmt: skip
     parser.add_argument("--sweep", help="comma-separated caller counts, e.g. 1,10,50,100,200")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -12,6 +12,7 @@ import stripe
 from billing.services import load_catalog
 from billing.setup import WEBHOOK_EVENTS, setup_stripe, webhook_url
 from billing.stripe_client import open_stripe
+from billing.webhooks import METER_ERROR_REPORT
 from voice_server.settings import Settings
 
 EXIT_FAILED = 1
@@ -60,4 +61,7 @@ async def _setup(settings: Settings, public_url: str | None) -> int:
     print(f"  {webhook_url(public_url or settings.billing_public_url)}")
     print(f"  events: {', '.join(WEBHOOK_EVENTS)}")
     print("then set PARLEY_STRIPE_WEBHOOK_SECRET to its signing secret (whsec_...).")
+    print("To hear about usage Stripe could not record, add an event destination (thin payload)")
+    print(f"for {METER_ERROR_REPORT} to the same URL and append its")
+    print("signing secret to PARLEY_STRIPE_WEBHOOK_SECRET, comma-separated.")
     return 0

@@ -14,6 +14,7 @@ class BillingMetrics:
     quota_refusals: Counter
     meter_events: Counter
     webhook_events: Counter
+    meter_errors: Counter
 
     @classmethod
     def register(cls, metrics: Metrics) -> BillingMetrics:
@@ -32,5 +33,10 @@ class BillingMetrics:
                 "parley_billing_webhook_events_total",
                 "Stripe webhook events received, by type and outcome.",
                 ["type", "outcome"],
+            ),
+            meter_errors=metrics.counter(
+                "parley_billing_meter_errors_total",
+                "Usage events Stripe Billing Meters reported as not recorded, by error code.",
+                ["code"],
             ),
         )

@@ -1,6 +1,8 @@
 """What `billing` contributes to the app (see voice_server.plugin).
 
 App-wide dependency ``quota`` (billing.quota.QuotaService): the one call chat and voice make.
+``app.state.usage_recorder`` (billing.ledger.record_usage), published while billing runs: voice
+records each turn's seconds with it without importing billing (voice_server.voice.allowance).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from billing.ledger import record_usage
 from billing.metrics import BillingMetrics
 from billing.quota import QuotaService
 from billing.routes import BillingController, StripeWebhookController, provide_billing
@@ -32,10 +35,12 @@ def plugin(settings: Settings) -> PackagePlugin:
         app.state.billing_metrics = metrics
         async with open_services(settings, app.state.database.pool, metrics) as services:
             app.state.billing = services
+            app.state.usage_recorder = record_usage
             try:
                 yield
             finally:
                 app.state.billing = None
+                app.state.usage_recorder = None
 
     return PackagePlugin(
         name="billing",

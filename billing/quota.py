@@ -109,6 +109,20 @@ def _statement(limits: tuple[LimitName, ...]) -> str:
 
 _STATEMENTS = {kind: _statement(limits) for kind, limits in _CHECKED.items()}
 _SUMMARY_STATEMENT = _statement(LIMIT_NAMES)
+# Voice seconds of the period recorded by everything but one session (whose keys start with $2).
+_VOICE_BY_OTHERS = """
+    WITH sub AS (
+        SELECT current_period_start, current_period_end FROM subscriptions WHERE tenant_id = $1
+    ), period AS (
+        SELECT coalesce(
+            (SELECT current_period_start FROM sub
+              WHERE current_period_start <= now() AND current_period_end > now()),
+            date_trunc('month', now(), 'UTC')) AS start
+    )
+    SELECT coalesce(sum(u.quantity), 0) FROM usage_events u, period
+    WHERE u.tenant_id = $1 AND u.kind = 'voice_seconds' AND u.occurred_at >= period.start
+      AND u.idempotency_key NOT LIKE $2
+"""
 
 
 @dataclass(frozen=True)
@@ -269,6 +283,13 @@ class QuotaService:
                     self._metrics.quota_refusals.labels(allowance.limit_name).inc()
                 raise _exceeded(plan, allowance)
         return allowances[0]
+
+    async def voice_seconds_used(self, tenant_id: UUID, *, excluding_session: UUID) -> float:
+        """The period's voice seconds of the tenant's other sessions: a live session adds what it
+        spent itself, so that sessions running side by side share one allowance."""
+        async with self._pool.acquire() as conn:
+            used = await conn.fetchval(_VOICE_BY_OTHERS, tenant_id, f"voice:{excluding_session}:%")
+        return float(used)
 
     async def usage_summary(self, tenant_id: UUID) -> UsageSummary:
         async with self._pool.acquire() as conn:

@@ -9,6 +9,12 @@ Ordering: subscription events carry the whole subscription and are applied only 
 than the last one applied (``subscriptions.last_event_created``); invoice events are ordered
 among themselves (``last_invoice_event_created``) and only change the status when they are newer
 than the subscription state. ``checkout.session.completed`` only links a new subscription.
+
+Stripe Billing Meter error reports (``v1.billing.meter.error_report_triggered``, a v2 "thin"
+event from an event destination: ``created`` is an ISO timestamp, the details are in ``data``
+only when the event was fetched) are logged as a warning naming the meter and the error codes,
+kept in the event log like every event, and counted in
+``parley_billing_meter_errors_total{code}``: usage Stripe refused is revenue lost.
 """
 
 from __future__ import annotations
@@ -55,7 +61,11 @@ class WebhookProcessor:
         self._metrics = metrics
         self._pool = pool
         self._catalog = catalog
-        self._secret = secret
+        # Several signing secrets, comma-separated: the webhook endpoint's and the event
+        # destination's (thin events), or an old and a new one while rotating.
+        self._secrets = [part.strip() for part in secret.split(",") if part.strip()]
+        if not self._secrets:
+            raise ValueError("the Stripe webhook secret is empty")
         self._tolerance_s = tolerance_s
         self._default_plan = default_plan
         self._grace = grace
@@ -66,6 +76,7 @@ class WebhookProcessor:
             "customer.subscription.deleted": self._subscription_changed,
             "invoice.paid": self._invoice_paid,
             "invoice.payment_failed": self._invoice_failed,
+            METER_ERROR_REPORT: self._meter_errors,
         }
 
     def verify(self, payload: bytes, signature: str | None) -> dict[str, Any]:
@@ -74,17 +85,28 @@ class WebhookProcessor:
             raise InvalidInput("missing Stripe-Signature header")
         try:
             text = payload.decode("utf-8")
-            stripe.WebhookSignature.verify_header(text, signature, self._secret, self._tolerance_s)
         except UnicodeDecodeError:
             raise InvalidInput("webhook payload is not UTF-8") from None
-        except stripe.SignatureVerificationError as exc:
-            raise InvalidInput(f"invalid Stripe signature: {exc.user_message or exc}") from None
+        failures: list[stripe.SignatureVerificationError] = []
+        for secret in self._secrets:
+            try:
+                stripe.WebhookSignature.verify_header(text, signature, secret, self._tolerance_s)
+                break
+            except stripe.SignatureVerificationError as exc:
+                failures.append(exc)
+        else:
+            detail = failures[-1].user_message or failures[-1]
+            raise InvalidInput(f"invalid Stripe signature: {detail}") from None
         try:
             event = json.loads(text)
         except ValueError:
             raise InvalidInput("webhook payload is not JSON") from None
         if not isinstance(event, dict) or not all(k in event for k in ("id", "type", "created")):
             raise InvalidInput("webhook payload is not a Stripe event")
+        try:
+            created_epoch(event["created"])
+        except ValueError:
+            raise InvalidInput("webhook event has no valid `created` time") from None
         return event
 
     async def receive(self, event: dict[str, Any]) -> str:
@@ -100,7 +122,8 @@ class WebhookProcessor:
         return outcome
 
     async def _receive(self, event: dict[str, Any]) -> str:
-        event_id, event_type, created = str(event["id"]), str(event["type"]), int(event["created"])
+        event_id, event_type = str(event["id"]), str(event["type"])
+        created = created_epoch(event["created"])
         async with self._pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO stripe_events (id, type, created, payload) VALUES ($1, $2, $3, $4) "
@@ -121,8 +144,7 @@ class WebhookProcessor:
                     handler = self._handlers.get(event_type)
                     tenant_id = None
                     if handler is not None:
-                        obj = event.get("data", {}).get("object", {})
-                        tenant_id = await handler(conn, obj, created)
+                        tenant_id = await handler(conn, _object_of(event), created)
                     await conn.execute(
                         "UPDATE stripe_events SET processed_at = now(), tenant_id = $2, "
                         "error = NULL WHERE id = $1",
@@ -251,3 +273,67 @@ class WebhookProcessor:
             )  # fmt: skip
             await self._after(conn, tenant_id)
         return tenant_id
+
+    async def _meter_errors(
+        self, conn: Connection, report: dict[str, Any], created: int
+    ) -> UUID | None:
+        meter = (report.get("related_object") or {}).get("id") or "an unknown meter"
+        reason = report.get("reason") or {}
+        error_types = [t for t in reason.get("error_types") or [] if isinstance(t, dict)]
+        counts = {
+            str(t.get("code") or "unknown"): int(t.get("error_count") or 1) for t in error_types
+        }
+        if self._metrics is not None:
+            for code, count in (counts or {"unknown": 1}).items():
+                self._metrics.meter_errors.labels(code).inc(count)
+        if not counts:
+            _log.warning(
+                "Stripe reports meter errors for %s (event %s); the details are in the Stripe "
+                "Dashboard (Billing > Meters)", meter, report.get("event_id"),
+            )  # fmt: skip
+            return None
+        samples = [
+            str(e.get("error_message"))
+            for t in error_types
+            for e in (t.get("sample_errors") or [])[:1]
+            if isinstance(e, dict)
+        ]
+        _log.warning(
+            "Stripe could not record %s usage event(s) for meter %s between %s and %s: %s%s",
+            reason.get("error_count", sum(counts.values())), meter,
+            report.get("validation_start"), report.get("validation_end"),
+            ", ".join(f"{code} x{count}" for code, count in counts.items()),
+            f" (e.g. {samples[0]})" if samples else "",
+        )  # fmt: skip
+        return None
+
+
+METER_ERROR_REPORT = "v1.billing.meter.error_report_triggered"
+
+
+def created_epoch(value: Any) -> int:
+    """``created`` of a v1 event (Unix seconds) or of a v2 event (ISO 8601) as Unix seconds."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if value.isdigit():
+            return int(value)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp())
+    raise ValueError(f"not a time: {value!r}")
+
+
+def _object_of(event: dict[str, Any]) -> dict[str, Any]:
+    """What a handler works on: ``data.object`` of a v1 (snapshot) event; of a v2 (thin) event,
+    its ``data`` (present when fetched) with the ``related_object`` reference and the id."""
+    data = event.get("data") or {}
+    if event.get("object") == "v2.core.event":
+        return {
+            **(data if isinstance(data, dict) else {}),
+            "related_object": event.get("related_object") or {},
+            "event_id": event.get("id"),
+        }
+    obj = data.get("object") if isinstance(data, dict) else None
+    return obj if isinstance(obj, dict) else {}

@@ -57,7 +57,10 @@ def window(
     tenant_id: UUID, since: datetime | None, until: datetime | None, bot_id: UUID | None
 ) -> Window:
     end = utc(until) or datetime.now(UTC)
-    start = utc(since) or end - timedelta(days=DEFAULT_DAYS)
+    try:
+        start = utc(since) or end - timedelta(days=DEFAULT_DAYS)
+    except OverflowError:  # `until` in the first days of year 1
+        raise InvalidInput("`until` is out of range", field="until") from None
     if start >= end:
         raise InvalidInput("`since` must be before `until`", field="since")
     if end - start > timedelta(days=MAX_DAYS):

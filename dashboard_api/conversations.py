@@ -68,9 +68,16 @@ class ConversationPage(msgspec.Struct):
 
 
 def utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    """A query's date in UTC (naive dates are taken as UTC); one that UTC cannot represent
+    (0001-01-01 with a positive offset) is the client's mistake, not an overflow."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{value.isoformat()} is out of range") from None
 
 
 def make_filter(

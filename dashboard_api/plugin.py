@@ -14,8 +14,8 @@ from dashboard_api.api.me import whoami
 from dashboard_api.api.members import InvitationsController, MembersController
 from dashboard_api.api.usage import usage
 from dashboard_api.authentication import provide_principal
-from dashboard_api.rate_limit_headers import rate_limit_headers_middleware
 from dashboard_api.services import lifespan, provide_services
+from dashboard_api.text_errors import text_exception_handlers
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
 
@@ -38,7 +38,7 @@ def plugin(settings: Settings) -> PackagePlugin:
                     InvitationsController,
                     usage,
                 ],
-                middleware=[rate_limit_headers_middleware],
+                exception_handlers=text_exception_handlers(),
             )
         ],
         dependencies={

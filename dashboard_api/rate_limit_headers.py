@@ -1,4 +1,9 @@
-"""`RateLimit-*` headers on dashboard_api responses, from the decision the limiter recorded."""
+"""`RateLimit-*` headers from the decision the limiter recorded for the request.
+
+The ``principal`` dependency counts every authenticated request (any package's route) and
+``remember``s the decision in the ASGI scope; the middleware, installed app-wide by the app
+factory, adds the headers to the response, 429s included.
+"""
 
 from __future__ import annotations
 

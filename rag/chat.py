@@ -70,6 +70,8 @@ def check_message(services: RagServices, text: str) -> str:
     text = text.strip()
     if not text:
         raise InvalidInput("the message is empty", field="message")
+    if "\x00" in text:  # PostgreSQL text cannot store it
+        raise InvalidInput("the message may not contain NUL (\\u0000) characters", field="message")
     limit = services.settings.chat_max_message_chars
     if len(text) > limit:
         raise InvalidInput(f"the message is longer than {limit} characters", field="message")
@@ -138,6 +140,7 @@ async def run_turn(
                         citations=citations,
                         tokens_in=event.tokens_in,
                         tokens_out=event.tokens_out,
+                        answered=event.answered,
                     )
                     finished = True
                     yield {

@@ -81,12 +81,16 @@ class ConversationStore:
         tokens_in: int | None = None,
         tokens_out: int | None = None,
         interrupted: bool = False,
+        answered: bool | None = None,
     ) -> tuple[UUID, datetime]:
+        """``answered`` is the brain's verdict on a finished reply (``ReplyDone.answered``:
+        False when the knowledge base had nothing relevant); None when there is none (questions,
+        interrupted replies). Analytics list a reply as unanswered by it, not by its citations."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 """INSERT INTO messages (tenant_id, conversation_id, role, content, citations,
-                       tokens_in, tokens_out, interrupted)
-                   VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) RETURNING id, created_at""",
+                       tokens_in, tokens_out, interrupted, answered)
+                   VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9) RETURNING id, created_at""",
                 tenant_id,
                 conversation_id,
                 role,
@@ -95,6 +99,7 @@ class ConversationStore:
                 tokens_in,
                 tokens_out,
                 interrupted,
+                answered,
             )
             assert row is not None  # INSERT ... RETURNING always returns the row
             if role == "user":

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 
-from rag.agent import TEXT_STYLE, VOICE_STYLE, format_passages, history_messages
+from rag.agent import TEXT_STYLE, VOICE_STYLE, format_passages
+from rag.completions import Usage, stream_completion
 from rag.llm import model_error
 from rag.retriever import Retriever
 from rag.streaming import in_own_task
@@ -57,23 +56,22 @@ class GroundedBrain:
             yield passage.citation()
         prompt = grounded_prompt(bot.system_prompt, request.channel, format_passages(passages))
         messages = [
-            SystemMessage(prompt),
-            *history_messages(request.history),
-            HumanMessage(request.user_text),
-        ]
+            {"role": "system", "content": prompt},
+            *({"role": m.role, "content": m.content} for m in request.history
+              if m.role in ("user", "assistant")),
+            {"role": "user", "content": request.user_text},
+        ]  # fmt: skip
         text: list[str] = []
-        usage: dict[str, Any] = {}
+        usage = Usage(None, None)
         try:
-            stream = self.model.astream(messages)
-            async with contextlib.aclosing(in_own_task(stream, name="model-stream")) as chunks:
-                async for chunk in chunks:
-                    if isinstance(chunk, AIMessageChunk):
-                        for key, value in (chunk.usage_metadata or {}).items():
-                            if isinstance(value, int):
-                                usage[key] = usage.get(key, 0) + value
-                    if chunk.text:
-                        text.append(chunk.text)
-                        yield TextDelta(chunk.text)
+            stream = stream_completion(self.model, messages)
+            async with contextlib.aclosing(in_own_task(stream, name="model-stream")) as items:
+                async for item in items:
+                    if isinstance(item, Usage):
+                        usage = item
+                    elif item:
+                        text.append(item)
+                        yield TextDelta(item)
         except ParleyError:
             raise
         except Exception as exc:
@@ -81,8 +79,8 @@ class GroundedBrain:
         yield ReplyDone(
             text="".join(text),
             model=self.model_name,
-            tokens_in=usage.get("input_tokens") or None,
-            tokens_out=usage.get("output_tokens") or None,
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
             answered=bool(passages),
         )
 

@@ -123,7 +123,7 @@ class ChatController(Controller):
         principal: NamedDependency[Principal],
         rag: NamedDependency[RagServices],
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> dict[str, Any]:
         _owner_only(principal)
         check_scope(principal, "conversations:read")

@@ -8,6 +8,7 @@ it (chunked uploads) is refused at that point, so a 200 MB upload is never held 
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -55,10 +56,26 @@ def _owner(principal: Principal, scope: str) -> None:
     check_scope(principal, scope)
 
 
+MAX_OFFSET = 1_000_000  # far past any real list; larger values overflow the bigint parameter
+
+
+def _text(name: str, value: str | None) -> None:
+    # PostgreSQL text and jsonb cannot hold NUL: refuse it here rather than fail on insert.
+    if value is not None and "\x00" in value:
+        raise InvalidInput(f"{name} may not contain NUL (\\u0000) characters", field=name)
+
+
 def _credentials(access_token: str | None, service_account: dict[str, Any] | None) -> Any:
     if access_token:
+        # It travels in an HTTP header: an OAuth bearer token is printable ASCII.
+        if not (access_token.isascii() and access_token.isprintable()):
+            raise InvalidInput("access_token is not an OAuth token", field="access_token")
         return {"access_token": access_token}
     if service_account:
+        if "\\u0000" in json.dumps(service_account):  # jsonb cannot hold NUL either
+            raise InvalidInput(
+                "service_account may not contain NUL characters", field="service_account"
+            )
         return {"service_account": service_account}
     return None
 
@@ -116,6 +133,8 @@ class DocumentsController(Controller):
         rag: NamedDependency[RagServices],
     ) -> Response[dict[str, Any]]:
         _owner(principal, "documents:write")
+        _text("url", data.url)
+        _text("title", data.title)
         submitted = await rag.ingestion.add_url(
             tenant_id=principal.tenant_id, bot_id=data.bot_id, url=data.url, title=data.title
         )
@@ -132,6 +151,7 @@ class DocumentsController(Controller):
         rag: NamedDependency[RagServices],
     ) -> dict[str, Any]:
         _owner(principal, "documents:write")
+        _text("folder_id", data.folder_id)
         credentials = _credentials(data.access_token, data.service_account)
         if credentials is None:
             raise InvalidInput("give an OAuth `access_token` or a `service_account` key")
@@ -176,7 +196,7 @@ class DocumentsController(Controller):
         rag: NamedDependency[RagServices],
         bot_id: FromQuery[UUID | None] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         _owner(principal, "documents:read")
         rows = await rag.documents.list_documents(

@@ -48,6 +48,10 @@ def provide_database(state: State) -> Database:
 def create_app(settings: Settings, *, database: Database | None = None) -> Litestar:
     """Build the app. Given a ``database``, the caller owns it; otherwise the app's lifespan
     opens one (starting the embedded server if needed) and closes it on shutdown."""
+    # The principal dependency records each request's rate-limit decision; this adds the
+    # `RateLimit-*` headers to every route's responses, whichever package the route belongs to.
+    from dashboard_api.rate_limit_headers import rate_limit_headers_middleware
+
     metrics = Metrics()
     migrations = load_migrations()
     plugins = package_plugins(settings)
@@ -83,6 +87,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
             "database": Provide(provide_database, sync_to_thread=False),
             **{k: v for p in plugins for k, v in p.dependencies.items()},
         },
+        middleware=[rate_limit_headers_middleware],
         lifespan=[database_lifespan],
         exception_handlers=exception_handlers(),
         state=State(

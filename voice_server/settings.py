@@ -376,6 +376,22 @@ class Settings(BaseSettings):
     billing_meter_max_backoff_s: float = Field(
         300.0, gt=0, le=86400, description="Longest wait between retries while Stripe fails."
     )
+    billing_voice_limit_notice: str = Field(
+        "Sorry, this assistant's voice minutes are used up for now, so the call has to end "
+        "here. Please try again later.",
+        min_length=1,
+        max_length=500,
+        description="Spoken when a voice session runs out of the plan's voice minutes, or is "
+        "refused at start for that reason.",
+    )
+    billing_voice_busy_notice: str = Field(
+        "Sorry, all of this assistant's voice lines are busy right now. Please try again in a "
+        "moment.",
+        min_length=1,
+        max_length=500,
+        description="Spoken when a voice session is refused because the plan's concurrent "
+        "voice sessions are all in use.",
+    )
     stripe_secret_key: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("PARLEY_STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY"),
@@ -384,7 +400,8 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = Field(
         None,
         validation_alias=AliasChoices("PARLEY_STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET"),
-        description="Signing secret (whsec_...) of the Stripe webhook endpoint.",
+        description="Signing secret (whsec_...) of the Stripe webhook endpoint; several, "
+        "comma-separated (an event destination's, or old and new while rotating), are accepted.",
     )
     stripe_api_base: str = Field(
         "https://api.stripe.com", description="Base URL of the Stripe API (tests use a fake)."
@@ -395,6 +412,34 @@ class Settings(BaseSettings):
     stripe_max_network_retries: int = Field(
         2, ge=0, le=10, description="Retries of the Stripe SDK on network errors and 5xx."
     )
+
+    # A malformed plans file is a settings error (one clear line from `parley`), not a lifespan
+    # traceback. billing.plans is a pure parser (stdlib only), imported when a file is given.
+    @field_validator("billing_plans_file")
+    @classmethod
+    def _plans_file_parses(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from billing.plans import load_plans
+
+            load_plans(value)  # ValueError naming the file, the plan and the key
+        return value
+
+    @field_validator("billing_default_plan")
+    @classmethod
+    def _default_plan_is_a_plan(cls, value: str | None, info: object) -> str | None:
+        data = getattr(info, "data", {})
+        if "billing_plans_file" not in data:
+            return value  # the plans file itself is invalid: that error is reported
+        from billing.plans import load_plans
+
+        plans = load_plans(data["billing_plans_file"]).plans
+        if value is not None and value not in plans:
+            raise ValueError(f"{value!r} is not a plan of the plans file ({', '.join(plans)})")
+        if value is None and not {"free", "unlimited"} & plans.keys():
+            raise ValueError(
+                "must be set: the plans file has neither `free` nor `unlimited`, the defaults"
+            )
+        return value
 
     # --- end of package settings ---
 

@@ -16,7 +16,7 @@ from voice_server.voice.config import VoiceConfig
 from voice_server.voice.manager import SessionManager
 from voice_server.voice.providers import factory
 from voice_server.voice.providers.base import SpeechToText, TextToSpeech
-from voice_server.voice.store import PgVoiceStore, VoiceStore
+from voice_server.voice.store import AdmittingVoiceStore, PgVoiceStore
 from voice_server.voice.waterfall import VoiceMetrics
 
 _log = logging.getLogger("parley.voice")
@@ -37,7 +37,7 @@ ProvidersFactory = Callable[[Settings], Providers]
 class VoiceServices:
     settings: Settings
     config: VoiceConfig
-    store: VoiceStore
+    store: AdmittingVoiceStore
     metrics: VoiceMetrics
     manager: SessionManager = field(default_factory=SessionManager)
     providers: Providers | None = None
@@ -67,7 +67,9 @@ def lifespan(
         services = VoiceServices(
             settings=settings,
             config=VoiceConfig.from_settings(settings),
-            store=PgVoiceStore(app.state.database.pool),
+            # Billing's lifespan (before ours) publishes the ledger's recorder; without billing
+            # voice seconds are simply not recorded.
+            store=PgVoiceStore(app.state.database.pool, usage=app.state.get("usage_recorder")),
             metrics=VoiceMetrics(app.state.metrics),
         )
         try:

@@ -30,6 +30,12 @@ from voice_server.brain import (
     ReplyDone,
     TextDelta,
 )
+from voice_server.voice.allowance import (
+    END_REASON,
+    QUOTA_EXCEEDED,
+    SessionAllowance,
+    speech_seconds,
+)
 from voice_server.voice.audio import InputNormaliser, duration_ms
 from voice_server.voice.clauses import ClauseSplitter
 from voice_server.voice.config import VoiceConfig
@@ -100,6 +106,8 @@ class _Turn:
     audio_started: bool = False
     recorded: bool = False
     tts_failed: bool = False
+    pushed_samples: int = 0
+    limit_notice: bool = False  # the turn ends with the plan's limit notice, then the session
 
 
 class VoiceSession:
@@ -114,6 +122,8 @@ class VoiceSession:
         channels: int = 1,
         output_rate: int | None = None,
         transport: str = "websocket",
+        stored: StoredSession | None = None,
+        allowance: SessionAllowance | None = None,
     ) -> None:
         self.engines = engines
         self.config = config
@@ -146,14 +156,20 @@ class VoiceSession:
         self._closed = False
         self._client_gone = False
         self.end_reason = "client_closed"
-        self.stored: StoredSession | None = None
+        # Given when the transport admitted the session (quota checked, row inserted).
+        self.stored: StoredSession | None = stored
+        # The plan's voice seconds left (None: not capped); spent, the session ends itself.
+        self.allowance = allowance
+        # Set when the session ends on its own: the transport stops reading and closes.
+        self.finished = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> VoiceSession:
-        self.stored = await self.engines.store.start_session(
-            self.bot, self.transport, self.input_rate, self.output_rate
-        )
+        if self.stored is None:
+            self.stored = await self.engines.store.start_session(
+                self.bot, self.transport, self.input_rate, self.output_rate
+            )
         if self.engines.metrics is not None:
             self.engines.metrics.sessions.labels(self.transport).inc()
         self._group = asyncio.TaskGroup()
@@ -234,7 +250,7 @@ class VoiceSession:
 
     def feed_audio(self, pcm: bytes) -> None:
         """Client audio (whole samples, at the session's input rate and channels)."""
-        if self._closed:
+        if self._closed or self.finished.is_set():
             return
         self._audio_in_bytes += len(pcm)
         for frame in self._normaliser.feed(pcm):
@@ -331,6 +347,8 @@ class VoiceSession:
         )
         self._current = turn
         self._reply_task = self._spawn(self._answer(turn), f"reply-{turn.ordinal}")
+        if self.allowance is not None and self.allowance.others is not None:
+            self._spawn(self.allowance.refresh(), f"allowance-{turn.ordinal}")
 
     async def _answer(self, turn: _Turn) -> None:
         state = await self._stt.result(turn.utterance)
@@ -360,6 +378,10 @@ class VoiceSession:
                 await self._think(turn, text, clauses)
         self._record(turn, turn.pacer.playback(self._clock()), interrupted=False)
         self.turns.reply_finished()
+        if turn.limit_notice and self.allowance is not None:
+            self.end_reason = END_REASON
+            self.emit(self.allowance.exhausted_event())
+            self.finished.set()
 
     async def _think(self, turn: _Turn, text: str, clauses: asyncio.Queue[_Clause | None]) -> None:
         request = BrainRequest(
@@ -420,6 +442,9 @@ class VoiceSession:
 
     async def _speak(self, turn: _Turn, clauses: asyncio.Queue[_Clause | None]) -> None:
         while (clause := await clauses.get()) is not None:
+            if self._allowance_spent(turn):
+                await self._say_limit_notice(turn)  # once; the rest of the answer goes unsaid
+                continue
             if turn.tts_failed and not clause.apology:
                 continue
             fallback = self.engines.fallback_tts
@@ -436,7 +461,35 @@ class VoiceSession:
                     turn.pacer.begin_clause(APOLOGY)
                     with contextlib.suppress(ProviderError):
                         await self._synthesize(turn, fallback, APOLOGY)
+        if self._allowance_spent(turn):
+            await self._say_limit_notice(turn)
         turn.pacer.close()
+        turn.wake.set()
+
+    def _allowance_spent(self, turn: _Turn) -> bool:
+        """Whether the plan's voice time runs out with what this turn has spoken so far."""
+        allowance = self.allowance
+        if allowance is None or turn.recorded:  # recorded already: nothing of it is billed
+            return False
+        return allowance.spent(speech_seconds(turn.row) + turn.pushed_samples / self.output_rate)
+
+    async def _say_limit_notice(self, turn: _Turn) -> None:
+        # Per turn: if a barge-in cut the notice off, the next turn says it (and only it).
+        assert self.allowance is not None
+        if turn.limit_notice:
+            return
+        turn.limit_notice = True
+        notice = self.allowance.notice
+        self.emit({"type": "notice", "code": QUOTA_EXCEEDED, "turn": turn.ordinal, "text": notice})
+        turn.pacer.begin_clause(notice)
+        try:
+            await self._synthesize(turn, self.engines.tts, notice)
+        except ProviderError as exc:
+            self._report("tts", exc)
+            if self.engines.fallback_tts is not None:
+                with contextlib.suppress(ProviderError):
+                    await self._synthesize(turn, self.engines.fallback_tts, notice)
+        turn.pacer.close()  # the reply ends with the notice, even if the brain still writes
         turn.wake.set()
 
     async def _synthesize(self, turn: _Turn, tts: TextToSpeech, text: str) -> None:
@@ -451,6 +504,7 @@ class VoiceSession:
                     produced = True
                     turn.waterfall.mark("tts_first_byte")
                     turn.pacer.push(chunk)
+                    turn.pushed_samples += len(chunk) // 2
                     turn.wake.set()
                 return
             except ProviderError as exc:
@@ -538,6 +592,8 @@ class VoiceSession:
         row.total_ms = turn.waterfall.total_ms
         row.interrupted = interrupted
         row.played_ms = duration_ms(playback.played_samples * 2, self.output_rate)
+        if self.allowance is not None:
+            self.allowance.charge(row)
         self.emit(turn.waterfall.as_event(turn.ordinal))
         if self.engines.metrics is not None:
             self.engines.metrics.observe(turn.waterfall, interrupted=interrupted)

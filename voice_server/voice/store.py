@@ -2,11 +2,17 @@
 
 Every statement is scoped by ``tenant_id`` (DESIGN principle 7). Only the bot lookup by id
 alone exists, for connections that name a bot before keys are required.
+
+Billing hooks in through two callables, never an import: ``start_session(admit=...)`` runs the
+quota check in the session's own transaction under a per-tenant lock, so two simultaneous
+starts cannot both take the last concurrent session; ``PgVoiceStore(usage=...)`` records each
+turn's billed voice seconds in the turn's own transaction (voice_server.voice.allowance).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -15,6 +21,8 @@ from uuid import UUID
 import asyncpg
 
 from voice_server.brain import BotProfile
+from voice_server.db.types import Connection
+from voice_server.voice.allowance import UsageRecorder, billed_seconds, usage_key
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,8 @@ class TurnRow:
 
 
 Role = Literal["user", "assistant"]
+# Runs in the session's start transaction, before its row is inserted; raises to refuse it.
+Admit = Callable[[Connection], Awaitable[None]]
 
 
 class VoiceStore(Protocol):
@@ -75,9 +85,24 @@ class VoiceStore(Protocol):
     ) -> None: ...
 
 
+class AdmittingVoiceStore(VoiceStore, Protocol):
+    """A store that can admit a session atomically (what the WebSocket transport needs)."""
+
+    async def start_session(
+        self,
+        bot: BotProfile,
+        transport: str,
+        input_rate: int | None,
+        output_rate: int | None,
+        *,
+        admit: Admit | None = None,
+    ) -> StoredSession: ...
+
+
 class PgVoiceStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, usage: UsageRecorder | None = None) -> None:
         self._pool = pool
+        self._usage = usage
 
     async def find_bot(self, bot_id: UUID, tenant_id: UUID | None = None) -> BotProfile | None:
         row = await self._pool.fetchrow(
@@ -102,9 +127,23 @@ class PgVoiceStore:
         )
 
     async def start_session(
-        self, bot: BotProfile, transport: str, input_rate: int | None, output_rate: int | None
+        self,
+        bot: BotProfile,
+        transport: str,
+        input_rate: int | None,
+        output_rate: int | None,
+        *,
+        admit: Admit | None = None,
     ) -> StoredSession:
         async with self._pool.acquire() as conn, conn.transaction():
+            if admit is not None:
+                # Check and insert hold the tenant's lock until commit: concurrent starts of one
+                # tenant queue here, and each counts the sessions the ones before it inserted.
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('voice_session:' || $1, 0))",
+                    str(bot.tenant_id),
+                )
+                await admit(conn)
             conversation_id = await conn.fetchval(
                 """INSERT INTO conversations (tenant_id, bot_id, channel)
                    VALUES ($1, $2, 'voice') RETURNING id""",
@@ -150,12 +189,30 @@ class PgVoiceStore:
         return message_id
 
     async def add_turn(self, tenant_id: UUID, session_id: UUID, turn: TurnRow) -> UUID:
-        turn_id: UUID = await self._pool.fetchval(
+        """Store the turn and record its billed voice seconds, in one transaction; writing the
+        same turn again (same session and ordinal) changes and bills nothing more."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            turn_id = await self._insert_turn(conn, tenant_id, session_id, turn)
+            if turn_id is None:
+                raise LookupError(f"voice session {session_id} is not this tenant's")
+            if self._usage is not None:
+                seconds = billed_seconds(turn)
+                if seconds > 0:
+                    key = usage_key(session_id, turn.ordinal)
+                    await self._usage(conn, tenant_id, "voice_seconds", seconds, key)
+        return turn_id
+
+    async def _insert_turn(
+        self, conn: Connection, tenant_id: UUID, session_id: UUID, turn: TurnRow
+    ) -> UUID | None:
+        turn_id: UUID | None = await conn.fetchval(
             """INSERT INTO turns (tenant_id, voice_session_id, ordinal, user_message_id,
                    assistant_message_id, speech_started_at, speech_ended_at, end_of_turn_wait_ms,
                    stt_final_ms, llm_first_token_ms, first_clause_ms, tts_first_byte_ms,
                    first_audio_ms, total_ms, played_ms, interrupted)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+               ON CONFLICT (voice_session_id, ordinal) DO UPDATE SET ordinal = turns.ordinal
+                   WHERE turns.tenant_id = EXCLUDED.tenant_id
                RETURNING id""",
             tenant_id,
             session_id,

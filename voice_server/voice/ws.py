@@ -2,13 +2,20 @@
 
 Binary frames carry PCM16 both ways, text frames JSON (docs/voice-protocol.md). Bad input gets a
 typed ``error`` event and the connection stays open; it closes only when going on makes no
-sense, with a code from :data:`voice_server.voice.protocol.CLOSE_CODES`.
+sense, with a code from :data:`voice_server.voice.protocol.CLOSE_CODES` (or
+:data:`~voice_server.voice.allowance.CLOSE_QUOTA`).
+
+With billing present (the app-wide ``quota`` dependency), a session is admitted by the plan: the
+quota check and the session's row in one transaction. A refusal gets the ``quota_exceeded``
+error event, a short spoken notice and close 4402; an admitted session knows the voice seconds
+it may spend and ends itself, after a spoken notice, when they run out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -18,8 +25,19 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import SkipValidation
 
 from voice_server.brain import BotProfile, Brain
+from voice_server.db.types import Connection
+from voice_server.errors import QuotaExceeded
 from voice_server.principal import Principal
+from voice_server.voice.allowance import (
+    CLOSE_QUOTA,
+    END_REASON,
+    QUOTA_EXCEEDED,
+    QuotaAllowance,
+    SessionAllowance,
+    VoiceQuota,
+)
 from voice_server.voice.gate import resolve_principal
+from voice_server.voice.pacer import AudioPacer
 from voice_server.voice.protocol import (
     CLOSE_INTERNAL,
     CLOSE_NORMAL,
@@ -32,13 +50,16 @@ from voice_server.voice.protocol import (
     error_event,
     parse_text,
 )
+from voice_server.voice.providers.base import ProviderError
 from voice_server.voice.services import VoiceServices
 from voice_server.voice.session import Engines, SessionOverflow, VoiceSession
+from voice_server.voice.store import StoredSession
 
 _log = logging.getLogger("parley.voice")
 
 START_TIMEOUT_S = 30.0
 MAX_ERRORS_IN_A_ROW = 20
+NOTICE_TTS_TIMEOUT_S = 10.0
 
 
 class _Closed(Exception):
@@ -58,11 +79,16 @@ class _SocketOutbound:
 
 class VoiceConnection:
     def __init__(
-        self, socket: WebSocket[Any, Any, Any], services: VoiceServices, brain: Brain | None
+        self,
+        socket: WebSocket[Any, Any, Any],
+        services: VoiceServices,
+        brain: Brain | None,
+        quota: VoiceQuota | None = None,
     ) -> None:
         self.socket = socket
         self.services = services
         self.brain = brain
+        self.quota = quota
         self._errors_in_a_row = 0
         self.principal: Principal | None = None
 
@@ -74,7 +100,10 @@ class VoiceConnection:
             if started is None:
                 return
             start, bot = started
-            await self._converse(start, bot)
+            admitted = await self._admit(start, bot)
+            if admitted is None:
+                return
+            await self._converse(start, bot, *admitted)
         except _Closed:
             return
         except ProtocolViolation as exc:
@@ -141,7 +170,99 @@ class VoiceConnection:
                     raise
                 await self._error(exc)
 
-    async def _converse(self, start: SessionStart, bot: BotProfile) -> None:
+    async def _admit(
+        self, start: SessionStart, bot: BotProfile
+    ) -> tuple[StoredSession, SessionAllowance | None] | None:
+        """The plan's check and the session's row, atomically; None when refused (the client
+        has been told, and the connection closed)."""
+        services, quota = self.services, self.quota
+        config = services.config.for_bot(bot.config, bot.language)
+        output_rate = start.output_sample_rate or config.output_sample_rate
+        granted: list[QuotaAllowance] = []
+
+        async def admit(conn: Connection) -> None:
+            assert quota is not None
+            granted.append(await quota.check(bot.tenant_id, "voice_session", conn=conn))
+
+        try:
+            stored = await services.store.start_session(
+                bot,
+                "websocket",
+                start.sample_rate,
+                output_rate,
+                admit=admit if quota is not None else None,
+            )
+        except QuotaExceeded as exc:
+            await self._refuse(exc, bot, output_rate)
+            return None
+        if not granted:
+            return stored, None
+        assert quota is not None
+        notice = services.settings.billing_voice_limit_notice
+        others = functools.partial(
+            quota.voice_seconds_used, bot.tenant_id, excluding_session=stored.session_id
+        )
+        return stored, SessionAllowance.admitted(granted[0], notice, others)
+
+    async def _refuse(self, exc: QuotaExceeded, bot: BotProfile, output_rate: int) -> None:
+        settings = self.services.settings
+        busy = exc.extensions.get("limit_name") == "concurrent_voice_sessions"
+        notice = settings.billing_voice_busy_notice if busy else settings.billing_voice_limit_notice
+        # The client may hang up while the notice plays; there is nothing left to tell it.
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self.socket.send_json(
+                error_event(QUOTA_EXCEEDED, exc.detail, fatal=True, **exc.extensions)
+            )
+            await self._speak_notice(bot, notice, output_rate)
+            await self.socket.close(CLOSE_QUOTA, "quota exceeded")
+
+    async def _speak_notice(self, bot: BotProfile, text: str, rate: int) -> None:
+        """Say ``text`` in the bot's voice (the offline voice if that fails), paced like a
+        reply, and return when the client has played it."""
+        providers = self.services.providers
+        if providers is None:
+            return
+        config = self.services.config.for_bot(bot.config, bot.language)
+        await self.socket.send_json(
+            {"type": "notice", "code": QUOTA_EXCEEDED, "turn": None, "text": text}
+        )
+        pacer = AudioPacer(rate, lead_ms=config.pacer_lead_ms)
+        for tts in (providers.tts, providers.fallback_tts):
+            if tts is None:
+                continue
+            try:
+                async with asyncio.timeout(NOTICE_TTS_TIMEOUT_S):
+                    async for chunk in tts.synthesize(text, sample_rate=rate, options=config.voice):
+                        pacer.push(chunk)
+                break
+            except (ProviderError, TimeoutError) as exc:
+                _log.warning("the limit notice could not be spoken: %r", exc)
+                pacer = AudioPacer(rate, lead_ms=config.pacer_lead_ms)
+        pacer.close()
+        if pacer.drained:
+            return  # nothing could be synthesized: the error event says it all
+        await self.socket.send_json({"type": "audio.start", "turn": None, "sample_rate": rate})
+        loop = asyncio.get_running_loop()
+        while not pacer.drained:
+            now = loop.time()
+            frames = pacer.poll(now)
+            if frames:
+                await self.socket.send_bytes(b"".join(frames))  # as replies do: one message
+            due = pacer.next_due(now)
+            if due is not None:
+                await asyncio.sleep(due - now)
+        end = pacer.finished_playing(loop.time())
+        if end is not None:
+            await asyncio.sleep(max(0.0, end - loop.time()))
+        await self.socket.send_json({"type": "audio.end", "turn": None})
+
+    async def _converse(
+        self,
+        start: SessionStart,
+        bot: BotProfile,
+        stored: StoredSession,
+        allowance: SessionAllowance | None,
+    ) -> None:
         services = self.services
         providers = services.require_providers()
         assert self.brain is not None
@@ -161,13 +282,15 @@ class VoiceConnection:
             input_rate=start.sample_rate,
             channels=start.channels,
             output_rate=start.output_sample_rate,
+            stored=stored,
+            allowance=allowance,
         )
         close_code = CLOSE_NORMAL
         violation: ProtocolViolation | None = None
         try:
             async with services.manager.run(session):
                 try:
-                    await self._pump(session, start)
+                    await self._pump_until_finished(session, start)
                 except _Closed:
                     session.client_gone()
                     session.end_reason = "client_disconnected"
@@ -186,8 +309,24 @@ class VoiceConnection:
         if violation is not None:
             await self._close_with(violation)
             return
+        if session.end_reason == END_REASON:
+            close_code = CLOSE_QUOTA
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await self.socket.close(close_code)
+
+    async def _pump_until_finished(self, session: VoiceSession, start: SessionStart) -> None:
+        """Read the client until it ends, or until the session ends itself (plan limit)."""
+        pump = asyncio.create_task(self._pump(session, start), name="voice-pump")
+        finished = asyncio.create_task(session.finished.wait(), name="voice-finished")
+        try:
+            await asyncio.wait((pump, finished), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, finished):
+                if not task.done():
+                    task.cancel()
+                    await asyncio.wait((task,))
+        if not pump.cancelled():
+            pump.result()  # how the client ended: normally, gone, a violation, an overflow
 
     async def _pump(self, session: VoiceSession, start: SessionStart) -> None:
         max_bytes = self.services.settings.voice_max_frame_bytes
@@ -224,7 +363,9 @@ async def voice_socket(
     socket: WebSocket[Any, Any, Any],
     voice_services: NamedDependency[VoiceServices],
     brain: NamedDependency[SkipValidation[Brain | None]] = None,
+    # billing's quota service; absent (no billing package) every session is admitted
+    quota: NamedDependency[SkipValidation[VoiceQuota | None]] = None,
 ) -> None:
     """A voice conversation. Start it with a `session.start` text frame naming the bot and the
     sample rates; then send PCM16 binary frames. See docs/voice-protocol.md."""
-    await VoiceConnection(socket, voice_services, brain).run()
+    await VoiceConnection(socket, voice_services, brain, quota).run()

@@ -55,6 +55,8 @@ async def test_one_model_call_answers_from_the_passages_it_was_given(
     assert isinstance(done, ReplyDone)
     assert done.answered is True
     assert done.text.startswith("According to the documents: ")
+    assert done.tokens_in
+    assert done.tokens_out  # Groq's usage, from the stream's last chunk
     assert "14 days" in done.text
 
 

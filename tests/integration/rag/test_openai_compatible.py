@@ -14,6 +14,7 @@ from litestar import Litestar, Request, Response, post
 from rag.agent import AgentBrain
 from rag.embeddings import OpenAICompatibleEmbedder
 from rag.errors import FetchFailed
+from rag.grounded import GroundedBrain
 from rag.llm import chat_model
 from rag.services import RagServices
 from tests.conftest import make_settings
@@ -81,8 +82,9 @@ async def test_embedding_errors_are_clear(
         await embedder.aclose()
 
 
-async def test_openai_compatible_chat_endpoint_runs_the_agent(
-    services: RagServices, tenant: TenantBot, tmp_path: Path
+@pytest.mark.parametrize("brain_class", [AgentBrain, GroundedBrain])
+async def test_openai_compatible_chat_endpoint_answers(
+    services: RagServices, tenant: TenantBot, tmp_path: Path, brain_class: type[AgentBrain]
 ) -> None:
     await ingest(services, tenant, make_markdown("Pool", [("Hours", ["The pool opens at 7."])]))
     fake = FakeGroq(api_key="sk-local")
@@ -93,10 +95,12 @@ async def test_openai_compatible_chat_endpoint_runs_the_agent(
         )  # fmt: skip
         model = chat_model(settings)
         assert model is not None
-        brain = AgentBrain(model, services.retriever, "openai:local-model")
+        brain = brain_class(model, services.retriever, "openai:local-model")
         bot = BotProfile(id=tenant.bot_id, tenant_id=tenant.tenant_id, name="Spa")
         events = [e async for e in brain.reply(BrainRequest(bot=bot, user_text="pool hours"))]
     done = events[-1]
     assert isinstance(done, ReplyDone)
     assert "opens at 7" in done.text
     assert fake.requests[0]["model"] == "local-model"
+    if brain_class is GroundedBrain:  # usage asked for on the stream's last chunk, OpenAI-style
+        assert fake.requests[0]["stream_options"] == {"include_usage": True}
