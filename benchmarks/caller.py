@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from benchmarks.speech import FRAME_BYTES, RATE
 
@@ -106,6 +107,11 @@ async def call(
                 waterfall = listener.metrics[-1] if listener.metrics else {}
                 result.turns.append(TurnResult(v2v, waterfall, listener.late, listener.frames))
             await ws.send(json.dumps({"type": "session.end"}))
+        except ConnectionClosed as exc:
+            # The server ended the call (overload: "overflow"): keep the turns done so far and
+            # say why, with the error event it sent first.
+            code = exc.rcvd.code if exc.rcvd else None
+            listener.errors.append({"code": f"closed_{code}", "message": str(exc)})
         finally:
             reader.cancel()
             # The reader ends cancelled, or with the socket's own error once it is closed.

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 OUR_CODE = re.compile(r"\((?:voice_server|rag|billing|dashboard_api)/[^)]*\)$")
+_ENTRY = re.compile(r"\(voice_server/(?:cli|__main__)\.py")
 _IDLE = ("select (selectors.py", "EpollSelector.select", "poll (selectors.py")
 
 
@@ -71,7 +72,7 @@ def parse_raw(text: str) -> Profile:
 
 def _ours(frame: str) -> bool:
     # The CLI's frame is under every sample: the loop's own work is not charged to it.
-    return bool(OUR_CODE.search(frame)) and "voice_server/cli.py" not in frame
+    return bool(OUR_CODE.search(frame)) and not _ENTRY.search(frame)
 
 
 def _function(frame: str) -> str:

@@ -19,6 +19,7 @@ import json
 import math
 import sys
 import time
+from collections import Counter
 from contextlib import nullcontext
 from typing import Any
 
@@ -106,6 +107,7 @@ def summarise(target: Target, results: list[dict[str, Any]]) -> dict[str, Any]:
         stages[stage] = round(percentile(values, 50), 1)
     return {
         "turns": len(v2v), "failed_turns": failed, "errors": errors[:5],
+        "error_counts": dict(Counter(str(e.get("code")) for e in errors)),
         "v2v_p50_ms": round(percentile(v2v, 50), 1), "v2v_p95_ms": round(percentile(v2v, 95), 1),
         "v2v_p99_ms": round(percentile(v2v, 99), 1),
         "overhead_p50_ms": round(percentile(overhead, 50), 1),
@@ -165,6 +167,13 @@ async def main_async(args: argparse.Namespace) -> None:
             f"Voice brain: `{args.voice_mode}` (PARLEY_RAG_VOICE_MODE).",
             "Overhead = voice-to-voice − end-of-turn silence − vendor time on the critical path.",
             *profile_notes(data),
+            *(
+                f"{n} callers: errors by code {summary['error_counts']} (`overflow` / closed_4500: "
+                "the server ended a call whose client fell behind reading; with every process on "
+                "the same 2 cores, the callers' own process saturates as well)"
+                for n, summary in data.items()
+                if summary["error_counts"]
+            ),
         ],
     ).save()
 
