@@ -49,6 +49,10 @@ def server_environment(database_url: str, data_dir: Path, port: int, vendors: Ve
         PARLEY_DATA_DIR=str(data_dir), DATABASE_URL=database_url, PARLEY_PORT=str(port),
         PARLEY_HOST="127.0.0.1", PARLEY_LOG_LEVEL="WARNING", PARLEY_DB_POOL_MAX="40",
         PARLEY_BILLING_DEFAULT_PLAN="unlimited",
+        # Every caller comes from 127.0.0.1 with one widget key: a real deployment would see
+        # them as many visitors, so the per-IP, per-key and per-tenant budgets are off.
+        PARLEY_RATE_LIMIT_IP_PER_MINUTE="0", PARLEY_RATE_LIMIT_KEY_PER_MINUTE="0",
+        PARLEY_RATE_LIMIT_TENANT_PER_MINUTE="0",
     )  # fmt: skip
     if vendors is not None:
         env.update(

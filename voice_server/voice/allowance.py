@@ -40,8 +40,6 @@ _log = logging.getLogger("parley.voice")
 
 QUOTA_EXCEEDED = "quota_exceeded"  # the error event's code, as in chat
 END_REASON = "quota_exhausted"  # session.ended's reason when the allowance ran out
-# Close code of a session refused or ended by the plan (docs/voice-protocol.md), after 4401/4403.
-CLOSE_QUOTA = 4402
 
 
 class QuotaAllowance(Protocol):

@@ -18,7 +18,9 @@ CLOSE_NORMAL = 1000  # the client sent session.end, or the server finished the s
 CLOSE_GOING_AWAY = 1001  # the server is shutting down (uvicorn may send 1012 instead)
 CLOSE_POLICY = 1008  # too many protocol errors in a row
 CLOSE_INTERNAL = 1011  # an unexpected server error; the session is over
+CLOSE_TRY_AGAIN = 1013  # rate limited: retry after the error event's retry_after_s
 CLOSE_UNAUTHENTICATED = 4401  # the handshake carries a key or token that is not valid
+CLOSE_QUOTA = 4402  # the plan's voice minutes or concurrent sessions are used up
 CLOSE_FORBIDDEN = 4403  # a publishable key used from an Origin it does not allow
 CLOSE_START_TIMEOUT = 4408  # no session.start within the start timeout
 CLOSE_CODES = {
@@ -26,21 +28,31 @@ CLOSE_CODES = {
     CLOSE_GOING_AWAY: "server shutting down",
     CLOSE_POLICY: "too many protocol errors",
     CLOSE_INTERNAL: "internal error",
+    CLOSE_TRY_AGAIN: "rate limited, try again later",
     CLOSE_UNAUTHENTICATED: "unauthenticated",
+    CLOSE_QUOTA: "plan limit reached",
     CLOSE_FORBIDDEN: "forbidden",
     CLOSE_START_TIMEOUT: "no session.start in time",
 }
 
 
 class ProtocolViolation(Exception):
-    def __init__(self, code: str, message: str, *, close: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        close: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.close = close
+        self.extra = extra or {}
 
     def event(self) -> dict[str, Any]:
-        return error_event(self.code, self.message, fatal=self.close is not None)
+        return error_event(self.code, self.message, fatal=self.close is not None) | self.extra
 
 
 @dataclass(frozen=True)

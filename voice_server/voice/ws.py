@@ -3,7 +3,7 @@
 Binary frames carry PCM16 both ways, text frames JSON (docs/voice-protocol.md). Bad input gets a
 typed ``error`` event and the connection stays open; it closes only when going on makes no
 sense, with a code from :data:`voice_server.voice.protocol.CLOSE_CODES` (or
-:data:`~voice_server.voice.allowance.CLOSE_QUOTA`).
+:data:`~voice_server.voice.protocol.CLOSE_QUOTA`).
 
 With billing present (the app-wide ``quota`` dependency), a session is admitted by the plan: the
 quota check and the session's row in one transaction. A refusal gets the ``quota_exceeded``
@@ -26,10 +26,9 @@ from litestar.params import SkipValidation
 
 from voice_server.brain import BotProfile, Brain
 from voice_server.db.types import Connection
-from voice_server.errors import QuotaExceeded
+from voice_server.errors import QuotaExceeded, RateLimited
 from voice_server.principal import Principal
 from voice_server.voice.allowance import (
-    CLOSE_QUOTA,
     END_REASON,
     QUOTA_EXCEEDED,
     QuotaAllowance,
@@ -42,7 +41,9 @@ from voice_server.voice.protocol import (
     CLOSE_INTERNAL,
     CLOSE_NORMAL,
     CLOSE_POLICY,
+    CLOSE_QUOTA,
     CLOSE_START_TIMEOUT,
+    CLOSE_TRY_AGAIN,
     ProtocolViolation,
     SessionEnd,
     SessionStart,
@@ -108,6 +109,21 @@ class VoiceConnection:
             return
         except ProtocolViolation as exc:
             await self._close_with(exc)
+        except RateLimited as exc:  # the key's, the visitor's or the tenant's budget
+            await self._close_with(
+                ProtocolViolation(
+                    "rate_limited",
+                    f"{exc.detail}",
+                    close=CLOSE_TRY_AGAIN,
+                    extra={"retry_after_s": exc.retry_after_s},
+                )
+            )
+        except Exception:
+            # Not Litestar's bare 4500: the client gets the documented error event and 1011.
+            _log.exception("voice connection failed")
+            await self._close_with(
+                ProtocolViolation("internal_error", "the server failed", close=CLOSE_INTERNAL)
+            )
 
     async def _receive(self) -> dict[str, Any]:
         try:
@@ -130,7 +146,7 @@ class VoiceConnection:
         try:
             await self.socket.send_json(exc.event())
             await self.socket.close(exc.close or CLOSE_INTERNAL, exc.message[:120])
-        except (WebSocketDisconnect, RuntimeError):
+        except (WebSocketDisconnect, RuntimeError, OSError):  # the client has gone already
             pass
 
     async def _await_start(self) -> tuple[SessionStart, BotProfile] | None:
@@ -311,7 +327,8 @@ class VoiceConnection:
             return
         if session.end_reason == END_REASON:
             close_code = CLOSE_QUOTA
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        # OSError: uvicorn's ClientDisconnected, when the client hung up first.
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await self.socket.close(close_code)
 
     async def _pump_until_finished(self, session: VoiceSession, start: SessionStart) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import asyncpg
 
+from tests.conftest import make_settings
 from tests.integration.voice.harness import voice_client
+from tests.support.server import serve_app
 from tests.support.tenants import create_tenant
+from voice_server.app import create_app
 
 
 async def test_a_widget_key_from_its_origin_opens_its_bot(
@@ -55,3 +59,21 @@ async def test_a_key_cannot_open_another_tenants_bot(server_url: str, database_u
         assert [r["tenant_id"] for r in owners] == [mine.tenant_id]
     finally:
         await conn.close()
+
+
+async def test_a_visitor_over_the_rate_limit_is_told_when_to_come_back(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path, database_url=database_url, rate_limit_ip_per_minute=2)
+    tenant = await create_tenant(database_url)
+    async with serve_app(create_app(settings)) as server_url:
+        url = server_url.replace("http://", "ws://") + f"/v1/voice/ws?key={tenant.publishable_key}"
+        for _ in range(2):
+            async with voice_client(url, Origin=tenant.origin) as client:
+                await client.start(tenant.bot_id)
+        async with voice_client(url, Origin=tenant.origin) as client:
+            await client.closed.wait()
+            assert client.ws.close_code == 1013  # try again later
+            error = client.events("error")[0]
+            assert error["code"] == "rate_limited"
+            assert error["retry_after_s"] >= 1
