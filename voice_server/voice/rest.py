@@ -238,6 +238,7 @@ class VoiceController(Controller):
             reply,
             tokens_in=done.tokens_in if done else None,
             tokens_out=done.tokens_out if done else None,
+            answered=done.answered if done else None,
         )
         rate = voice_services.config.output_sample_rate
         options = voice_services.config.for_bot(bot.config, bot.language).voice

@@ -610,6 +610,8 @@ class VoiceSession:
                     interrupted=interrupted,
                     tokens_in=done.tokens_in if done else None,
                     tokens_out=done.tokens_out if done else None,
+                    # The brain's verdict, for analytics' unanswered questions (None if cut off).
+                    answered=done.answered if done and not interrupted else None,
                 )
             await self.engines.store.add_turn(self.bot.tenant_id, stored.session_id, row)
 

@@ -71,6 +71,7 @@ class VoiceStore(Protocol):
         interrupted: bool = False,
         tokens_in: int | None = None,
         tokens_out: int | None = None,
+        answered: bool | None = None,
     ) -> UUID: ...
 
     async def add_turn(self, tenant_id: UUID, session_id: UUID, turn: TurnRow) -> UUID: ...
@@ -173,11 +174,12 @@ class PgVoiceStore:
         interrupted: bool = False,
         tokens_in: int | None = None,
         tokens_out: int | None = None,
+        answered: bool | None = None,
     ) -> UUID:
         message_id: UUID = await self._pool.fetchval(
             """INSERT INTO messages (tenant_id, conversation_id, role, content, interrupted,
-                   tokens_in, tokens_out)
-               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
+                   tokens_in, tokens_out, answered)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
             tenant_id,
             conversation_id,
             role,
@@ -185,6 +187,7 @@ class PgVoiceStore:
             interrupted,
             tokens_in,
             tokens_out,
+            answered,
         )
         return message_id
 

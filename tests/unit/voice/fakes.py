@@ -122,10 +122,17 @@ class MemoryStore:
         interrupted: bool = False,
         tokens_in: int | None = None,
         tokens_out: int | None = None,
+        answered: bool | None = None,
     ) -> UUID:
         message_id = uuid.uuid4()
         self.messages.append(
-            {"id": message_id, "role": role, "content": content, "interrupted": interrupted}
+            {
+                "id": message_id,
+                "role": role,
+                "content": content,
+                "interrupted": interrupted,
+                "answered": answered,
+            }  # fmt: skip
         )
         return message_id
 

@@ -113,6 +113,7 @@ async def test_a_turn_is_heard_answered_spoken_and_stored(rig: Rig) -> None:
         ("user", "hello world"),
         ("assistant", "You said: hello world."),
     ]
+    assert rig.store.messages[1]["answered"] is True  # the brain's verdict, for analytics
     (turn,) = rig.store.turns
     assert turn.total_ms is not None
     assert turn.user_message_id
@@ -154,7 +155,13 @@ async def test_barge_in_stops_the_audio_and_stores_what_was_heard(rig: Rig) -> N
     await asyncio.sleep(0.05)
     assistant = [m for m in rig.store.messages if m["role"] == "assistant"]
     assert assistant == [
-        {"id": assistant[0]["id"], "role": "assistant", "content": heard, "interrupted": True}
+        {
+            "id": assistant[0]["id"],
+            "role": "assistant",
+            "content": heard,
+            "interrupted": True,
+            "answered": None,
+        }  # fmt: skip
     ]
     assert rig.store.turns[0].interrupted
     # The interruption is the next turn.
@@ -247,6 +254,6 @@ async def test_closing_mid_reply_leaves_no_task_and_keeps_what_was_said(rig: Rig
     await rig.session.close("client_closed")
     await asyncio.sleep(0)
     assert rig.session.tasks == set()
-    roles = [(m["role"], m["interrupted"]) for m in rig.store.messages]
-    assert roles == [("user", False), ("assistant", True)]
+    roles = [(m["role"], m["interrupted"], m["answered"]) for m in rig.store.messages]
+    assert roles == [("user", False, None), ("assistant", True, None)]  # cut off: no verdict
     assert next(iter(rig.store.sessions.values()))["ended"] == "client_closed"
