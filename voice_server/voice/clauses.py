@@ -51,14 +51,18 @@ class ClauseSplitter:
 
     def _next_cut(self) -> int | None:
         text = self._buffer
+        early = self._early_break(text) if self._cuts == 0 else None
         for match in _SENTENCE_END.finditer(text):
             if match.group(1) == "." and self._is_abbreviation(text[: match.start(1)]):
                 continue
-            return match.end(3)
+            # When a whole reply arrives at once, the first pause may come before the first
+            # sentence's end: the first clause still ends there.
+            return min(match.end(3), early) if early is not None else match.end(3)
         if "\n" in text.strip():
             return text.index("\n", len(text) - len(text.lstrip())) + 1
-        shortest = self.first_clause_chars if self._cuts == 0 else self.long_clause_chars
-        if len(text) >= shortest:
+        if early is not None:
+            return early
+        if len(text) >= self.long_clause_chars:
             breaks = [m.end(2) for m in _CLAUSE_BREAK.finditer(text) if m.end(2) >= 20]
             if breaks:
                 return breaks[0]
@@ -66,6 +70,12 @@ class ClauseSplitter:
             space = text.rfind(" ", 0, self.max_chars)
             return space + 1 if space > 0 else self.max_chars
         return None
+
+    def _early_break(self, text: str) -> int | None:
+        if len(text) < self.first_clause_chars:
+            return None
+        breaks = [m.end(2) for m in _CLAUSE_BREAK.finditer(text) if m.end(2) >= 20]
+        return breaks[0] if breaks else None
 
     @staticmethod
     def _is_abbreviation(before: str) -> bool:

@@ -76,3 +76,9 @@ def test_the_first_clause_is_cut_at_an_early_pause_later_ones_are_not() -> None:
     assert out == ["According to the documents,"]
     out += splitter.feed("it stays closed. ")  # after "Sundays "
     assert out[1] == "the shop opens at nine, closes at six, and on Sundays it stays closed."
+
+
+def test_a_reply_arriving_whole_still_starts_with_its_first_pause() -> None:
+    splitter = ClauseSplitter()
+    out = splitter.feed("According to the documents: the shop opens at nine. It closes at six. ")
+    assert out == ["According to the documents:", "the shop opens at nine.", "It closes at six."]
