@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint migrate bench bench-full clean
+.PHONY: run test lint migrate bench bench-full clean widget
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-full: bench
 	$(BIN)/python -m benchmarks.retrieval
 	$(BIN)/python -m benchmarks.dashboard
 	$(BIN)/python -m benchmarks.compare_pipecat --profile zero --callers 10 --turns 3
+
+# The widget's bundle (widget/dist/parley.js, committed so `make run` needs no Node): rebuilt
+# from widget/src with esbuild; prints its gzipped size. Needs Node 18+ and npm.
+widget:
+	cd widget && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
 migrate: $(VENV)/.installed-run
 	$(BIN)/parley migrate
