@@ -67,3 +67,50 @@ async def events(page: Any) -> list[dict[str, Any]]:
 async def probe(page: Any) -> dict[str, Any]:
     found = await page.evaluate("({audio: __parleyProbe.audio, taps: __parleyProbe.taps})")
     return dict(found)
+
+
+async def serve_host_page(page: Any, server_url: str, bot_id: str, key: str) -> str:
+    """A customer's page at the server's own origin, answered by Playwright's router: the embed
+    tag (versioned URL, SRI, nonce) under the same strict CSP as the demo page."""
+    from voice_server.web.bundle import load_bundle
+    from voice_server.web.page import content_security_policy, embed_tag
+
+    nonce = "e2e-nonce"
+    tag = embed_tag(server_url, bot_id, key, load_bundle(None), nonce=nonce)
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>'
+        f'<link rel="icon" href="data:,"></head><body><main><h1>Shop</h1></main>{tag}</body></html>'
+    )
+    url = f"{server_url}/e2e/host"
+
+    async def handler(route: Any) -> None:
+        await route.fulfill(
+            status=200,
+            headers={
+                "Content-Type": "text/html; charset=utf-8",
+                "Content-Security-Policy": content_security_policy(nonce),
+            },
+            body=body,
+        )
+
+    await page.route(url, handler)
+    return url
+
+
+async def silence_greeting(database_url: str) -> None:
+    """Voice tests time the caller's words; a spoken greeting would overlap them."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("UPDATE bots SET greeting = ''")
+    finally:
+        await conn.close()
+
+
+async def wait_event(page: Any, condition: str, timeout_s: float = 60.0) -> None:
+    """Wait until an event recorded by probe.js matches ``condition`` (a JS expression of e)."""
+    await page.wait_for_function(
+        # A function, not an expression: Playwright evaluates expressions with eval, which the
+        # page's strict CSP refuses.
+        f"() => __parleyProbe.events.some((e) => {condition})",
+        timeout=timeout_s * 1000,
+    )

@@ -11,6 +11,7 @@ export type ErrorKind =
   | "rate" // 429: too many requests; retryAfter says when to retry
   | "busy" // all voice lines in use
   | "invalid" // 400: e.g. a message that is too long
+  | "unavailable" // 503 `unavailable`: the bot cannot take calls now (plan or visitor allowance)
   | "network" // offline or unreachable
   | "server"; // anything else
 
@@ -30,6 +31,7 @@ export function kindForStatus(status: number, code?: string): ErrorKind {
   if (status === 403) return "origin";
   if (status === 429 || code === "rate-limited" || code === "rate_limited") return "rate";
   if (status === 400 || status === 413 || status === 422) return "invalid";
+  if (code === "unavailable") return "unavailable";
   return "server";
 }
 
@@ -95,7 +97,7 @@ export class ParleyApi {
       const r = await this.request(`/v1/bots/${this.botId}/sessions`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: "{}",
+        body: JSON.stringify({ transport: "websocket" }),
       });
       const body = (await r.json()) as { token?: string };
       return body.token ?? null;
@@ -194,6 +196,8 @@ async function problem(response: Response): Promise<ApiError> {
   }
   const retry = Number(response.headers.get("Retry-After") ?? body.retry_after_s ?? NaN);
   const kind = kindForStatus(response.status, body.code as string | undefined);
-  const message = response.status === 404 ? "404" : String(body.detail ?? body.title ?? response.status);
+  // 404/405 on the token route: a server from before session tokens (the caller falls back).
+  const missing = response.status === 404 || response.status === 405;
+  const message = missing ? "404" : String(body.detail ?? body.title ?? response.status);
   return new ApiError(kind, message, Number.isFinite(retry) ? retry : null);
 }

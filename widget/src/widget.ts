@@ -49,7 +49,7 @@ export class ParleyChat extends Base {
     callBar: HTMLDivElement;
     status: HTMLParagraphElement;
     meter: HTMLDivElement;
-    captions: HTMLParagraphElement;
+    captions: HTMLDivElement;
     mute: HTMLButtonElement;
     input: HTMLTextAreaElement;
     send: HTMLButtonElement;
@@ -103,7 +103,7 @@ export class ParleyChat extends Base {
     ui.alert = h("div", { class: "alert", role: "alert" });
     ui.status = h("p", { class: "status", text: t.connecting });
     ui.meter = h("div", { class: "meter", role: "progressbar", "aria-label": t.micLevel, "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, h("span"));
-    ui.captions = h("p", { class: "captions", "aria-live": "polite", "aria-label": t.captionsLabel });
+    ui.captions = h("div", { class: "captions", role: "log", "aria-live": "polite", "aria-label": t.captionsLabel });
     ui.mute = h("button", { type: "button", "aria-pressed": "false", text: t.mute, onclick: () => this.toggleMute() });
     const hang = h("button", { type: "button", class: "hang", text: t.hangUp, onclick: () => void this.endCall() });
     ui.callBar = h("div", { class: "call" }, ui.status, ui.meter, ui.captions, h("div", { class: "row" }, ui.mute, hang));
@@ -212,7 +212,7 @@ export class ParleyChat extends Base {
   }
 
   private showProblem(err: ApiError, retry?: () => void): void {
-    const keys: Record<string, StringKey> = { origin: "originRefused", key: "keyInvalid", quota: "quota", rate: "rateLimited", busy: "busy", invalid: "tooLong", network: "network", server: "server" };
+    const keys: Record<string, StringKey> = { origin: "originRefused", key: "keyInvalid", quota: "quota", rate: "rateLimited", busy: "busy", invalid: "tooLong", network: "network", server: "server", unavailable: "server" };
     const retryable = ["rate", "network", "server"].includes(err.kind);
     this.showAlert(keys[err.kind], err.retryAfter, retryable ? retry ?? (() => void this.loadConfig()) : undefined);
     this.emit("error", { kind: err.kind });

@@ -79,7 +79,7 @@ export class VoiceCall {
       url = token ? `${base}?token=${encodeURIComponent(token)}` : `${base}?key=${encodeURIComponent(this.api.key)}`;
     } catch (err) {
       if (err instanceof ApiError) {
-        const map: Record<string, CallProblem> = { origin: "originRefused", key: "keyInvalid", quota: "quota", rate: "rateLimited", network: "network" };
+        const map: Record<string, CallProblem> = { origin: "originRefused", key: "keyInvalid", quota: "quota", rate: "rateLimited", network: "network", unavailable: "voiceUnavailable" };
         return this.retryOr(map[err.kind] ?? "server", err.retryAfter ?? undefined);
       }
       return this.retryOr("server");
@@ -133,6 +133,8 @@ export class VoiceCall {
       case "error":
         if (e.code === "quota_exceeded") {
           this.lastProblem = e.limit_name === "concurrent_voice_sessions" ? "busy" : "quota";
+        } else if (e.code === "unavailable") {
+          this.lastProblem = "voiceUnavailable";
         } else if (e.code === "rate_limited") {
           this.lastProblem = "rateLimited";
         } else if (e.fatal) {
