@@ -20,6 +20,7 @@ export class ApiError extends Error {
     readonly kind: ErrorKind,
     message: string,
     readonly retryAfter: number | null = null,
+    readonly status = 0,
   ) {
     super(message);
   }
@@ -103,6 +104,8 @@ export class ParleyApi {
       return body.token ?? null;
     } catch (err) {
       if (err instanceof ApiError && err.message === "404") return null;
+      // 503 here: the bot cannot take calls now (plan or the visitor's allowance; no details).
+      if (err instanceof ApiError && err.status === 503) throw new ApiError("unavailable", err.message);
       throw err;
     }
   }
@@ -199,5 +202,5 @@ async function problem(response: Response): Promise<ApiError> {
   // 404/405 on the token route: a server from before session tokens (the caller falls back).
   const missing = response.status === 404 || response.status === 405;
   const message = missing ? "404" : String(body.detail ?? body.title ?? response.status);
-  return new ApiError(kind, message, Number.isFinite(retry) ? retry : null);
+  return new ApiError(kind, message, Number.isFinite(retry) ? retry : null, response.status);
 }
