@@ -41,11 +41,14 @@ PROBE_JS = (Path(__file__).parent / "probe.js").read_text()
 # Verified on this machine kind (shared/BROWSER_TESTING.md): a fake mic that plays a file once,
 # permissions granted without a prompt, audio allowed to play without a gesture (the widget
 # still unlocks its audio inside the tap; the flag only makes `play()` resolve headless), and
-# real host addresses in ICE candidates (aiortc cannot resolve mDNS names).
+# real host addresses in ICE candidates (aiortc cannot resolve mDNS names). Pages answered by
+# Playwright's router have no address space of their own, so Chromium's Local Network Access
+# checks would refuse their WebSockets to 127.0.0.1 (a real site and server are both public).
+# One --disable-features flag: Chromium keeps only the last one given.
 BASE_FLAGS = (
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--disable-features=WebRtcHideLocalIpsWithMdns,LocalNetworkAccessChecks",
     "--no-first-run",
     "--no-default-browser-check",
 )

@@ -40,6 +40,17 @@
       }
     }, 5);
   };
+  // When the fake microphone starts: Chromium plays its file from sample 0 at that moment, so
+  // a recording's offsets become page times (speech end → first reply audio).
+  const gum = navigator.mediaDevices && navigator.mediaDevices.getUserMedia;
+  if (gum) {
+    navigator.mediaDevices.getUserMedia = function (...args) {
+      return gum.apply(this, args).then((stream) => {
+        if (probe.micOpenedAt === undefined) probe.micOpenedAt = performance.now();
+        return stream;
+      });
+    };
+  }
   const play = HTMLMediaElement.prototype.play;
   HTMLMediaElement.prototype.play = function (...args) {
     try { tap(this); } catch (err) { console.warn("probe could not tap", err); }
