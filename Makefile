@@ -43,6 +43,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.chat --requests 10
 	$(BIN)/python -m benchmarks.rag_eval
 	$(BIN)/python -m benchmarks.quota_check
+	$(BIN)/python -m benchmarks.widget_latency --turns 10
 
 # The long ones on top (about 30 minutes more): retrieval over 10,000 and 100,000 chunks, the
 # dashboard over 100,000 messages, Pipecat against 10 callers.
