@@ -48,3 +48,40 @@ async def test_text_chat_streams_a_cited_answer_that_survives_a_reload(
     assert "PostgreSQL" in await kept.locator(".bubble").inner_text()
     assert "What database does Parley use?" in await panel.locator(".msg.user").inner_text()
     watch.assert_clean()
+
+
+async def test_keyboard_focus_stays_in_the_panel_and_narrow_screens_get_it_full_screen(
+    launch_browser: LaunchBrowser,
+    serve_parley: ServeParley,
+    watch: PageWatch,
+    artifacts_dir: Path,
+) -> None:
+    server = await serve_parley(demo=True)
+    browser = await launch_browser()
+    page = await browser.new_page(viewport={"width": 390, "height": 760})
+    await watch.attach(page)
+    await page.goto(server.url + "/")
+    widget = page.locator("parley-chat")
+    launcher = widget.locator(".launcher")
+    await launcher.focus()
+    await page.keyboard.press("Enter")
+    panel = widget.get_by_role("dialog")
+    await panel.wait_for(state="visible")
+    box = await panel.bounding_box()
+    assert box == {"x": 0, "y": 0, "width": 390, "height": 760}
+    await page.screenshot(path=artifacts_dir / "open-narrow.png")
+
+    inside = (
+        "() => document.querySelector('parley-chat').shadowRoot.activeElement"
+        "?.closest('.panel') != null"
+    )
+    for _ in range(12):  # more Tabs than there are controls: focus wraps, never leaves
+        await page.keyboard.press("Tab")
+        assert await page.evaluate(inside)
+    await page.keyboard.press("Shift+Tab")
+    assert await page.evaluate(inside)
+    await page.keyboard.press("Escape")
+    await panel.wait_for(state="hidden")
+    focused = "() => document.querySelector('parley-chat').shadowRoot.activeElement?.className"
+    assert await page.evaluate(focused) == "launcher"
+    watch.assert_clean()
