@@ -35,6 +35,7 @@ export class ParleyChat extends Base {
   private pending: AbortController | null = null;
   private lastQuestion: string | null = null;
   private quietSince = 0;
+  private micHeard = false;
   private captionsByTurn = new Map<string, string>();
   private readonly shadow = this.attachShadow({ mode: "open" });
   private readonly ui = {} as {
@@ -302,6 +303,7 @@ export class ParleyChat extends Base {
     this.ui.callBar.hidden = false;
     this.ui.callButton.disabled = true;
     this.quietSince = performance.now();
+    this.micHeard = false;
     // Built synchronously in the tap: audio contexts and <audio>.play() are unlocked here.
     const call = new VoiceCall(this.api, this.ui.audio, this.opts.moduleUrl, {
       state: (s) => this.onCallState(s),
@@ -343,9 +345,13 @@ export class ParleyChat extends Base {
     const pct = Math.min(100, Math.round(Math.sqrt(rms) * 250));
     this.ui.meter.style.setProperty("--level", `${pct}%`);
     this.ui.meter.setAttribute("aria-valuenow", String(pct));
-    const now = performance.now();
-    if (rms > 0.002 || this.ui.mute.getAttribute("aria-pressed") === "true") this.quietSince = now;
-    else if (now - this.quietSince > SILENT_MIC_MS && !this.ui.alert.textContent) this.showAlert("micSilent");
+    // A dead mic is one that never carried a sound since the call started (a caller who
+    // stopped talking is not a dead mic, and a muted one is silent on purpose).
+    if (rms > 0.002) this.micHeard = true;
+    const muted = this.ui.mute.getAttribute("aria-pressed") === "true";
+    if (!this.micHeard && !muted && performance.now() - this.quietSince > SILENT_MIC_MS && !this.ui.alert.textContent) {
+      this.showAlert("micSilent");
+    }
   }
 
   private onCaption(role: "user" | "assistant", turn: string, text: string, final: boolean): void {
