@@ -1,14 +1,17 @@
-"""The WebSocket wire protocol (docs/voice-protocol.md), sans-I/O: parse what the client sends,
-build what the server sends. Parsing never raises into the transport except as
-:class:`ProtocolViolation`, which carries the error code of the event to send back and whether
-the connection must close (and with which code, from :data:`CLOSE_CODES`).
+"""The wire protocol (docs/voice-protocol.md), sans-I/O: parse what the client sends, and every
+event the server sends as a frozen dataclass, serialized here and nowhere else.
+
+Parsing never raises into the transport except as :class:`ProtocolViolation`, which carries the
+error code of the event to send back and whether the connection must close (and with which
+code, from :data:`CLOSE_CODES`). The chat WebSocket uses the same error event and close table.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 from uuid import UUID
 
 from voice_server.voice.audio import SUPPORTED_RATES
@@ -22,6 +25,7 @@ CLOSE_TRY_AGAIN = 1013  # rate limited: retry after the error event's retry_afte
 CLOSE_UNAUTHENTICATED = 4401  # the handshake carries a key or token that is not valid
 CLOSE_QUOTA = 4402  # the plan's voice minutes or concurrent sessions are used up
 CLOSE_FORBIDDEN = 4403  # a publishable key used from an Origin it does not allow
+CLOSE_NOT_FOUND = 4404  # chat socket: the bot named in the path does not exist
 CLOSE_START_TIMEOUT = 4408  # no session.start within the start timeout
 CLOSE_CODES = {
     CLOSE_NORMAL: "normal",
@@ -32,6 +36,7 @@ CLOSE_CODES = {
     CLOSE_UNAUTHENTICATED: "unauthenticated",
     CLOSE_QUOTA: "plan limit reached",
     CLOSE_FORBIDDEN: "forbidden",
+    CLOSE_NOT_FOUND: "not found",
     CLOSE_START_TIMEOUT: "no session.start in time",
 }
 
@@ -51,8 +56,12 @@ class ProtocolViolation(Exception):
         self.close = close
         self.extra = extra or {}
 
+    def error(self) -> ErrorEvent:
+        return ErrorEvent(self.code, self.message, self.close is not None, details=self.extra)
+
     def event(self) -> dict[str, Any]:
-        return error_event(self.code, self.message, fatal=self.close is not None) | self.extra
+        """The wire form of :meth:`error`."""
+        return self.error().to_wire()
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ def parse_text(text: str) -> ClientMessage:
         data = json.loads(text)
     except ValueError as exc:
         raise ProtocolViolation("invalid_json", f"text frame is not JSON: {exc}") from None
+    except RecursionError:  # JSON nested thousands deep: refused, the connection stays
+        raise ProtocolViolation("invalid_json", "text frame is nested too deeply") from None
     if not isinstance(data, dict):
         raise ProtocolViolation("invalid_message", "a text frame must hold a JSON object")
     kind = data.get("type")
@@ -128,5 +139,160 @@ def check_audio(frame: bytes, *, started: bool, channels: int, max_bytes: int) -
         )
 
 
-def error_event(code: str, message: str, *, fatal: bool = False, **extra: Any) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message, "fatal": fatal, **extra}
+# -- server -> client events -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """A JSON text frame the server sends; ``to_wire`` gives its object."""
+
+    type: ClassVar[str]
+    # Fields left out of the JSON object when None (optional in docs/voice-protocol.md).
+    optional: ClassVar[frozenset[str]] = frozenset()
+
+    def to_wire(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.type}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name in self.optional:
+                continue
+            data[f.name] = value
+        return data
+
+
+@dataclass(frozen=True)
+class SessionStarted(ServerEvent):
+    type = "session.started"
+    session_id: str
+    conversation_id: str
+    input_sample_rate: int
+    output_sample_rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class SessionEnded(ServerEvent):
+    type = "session.ended"
+    reason: str
+
+
+@dataclass(frozen=True)
+class VadStart(ServerEvent):
+    type = "vad.start"
+    utterance: int
+    at_ms: float
+
+
+@dataclass(frozen=True)
+class VadEnd(ServerEvent):
+    """The user's turn ended at ``at_ms``, or (``ignored``) the sound was too short a turn."""
+
+    type = "vad.end"
+    optional = frozenset({"at_ms", "ignored"})
+    utterance: int
+    at_ms: float | None = None
+    ignored: bool | None = None
+
+
+@dataclass(frozen=True)
+class TranscriptPartial(ServerEvent):
+    type = "transcript.partial"
+    utterance: int
+    text: str
+
+
+@dataclass(frozen=True)
+class TranscriptFinal(ServerEvent):
+    type = "transcript.final"
+    utterance: int
+    text: str
+    turn: int
+
+
+@dataclass(frozen=True)
+class AssistantDelta(ServerEvent):
+    type = "assistant.delta"
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AssistantDone(ServerEvent):
+    type = "assistant.done"
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AudioStart(ServerEvent):
+    """Reply audio follows (``turn`` None: a notice outside any turn)."""
+
+    type = "audio.start"
+    turn: int | None
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class AudioEnd(ServerEvent):
+    type = "audio.end"
+    turn: int | None
+
+
+@dataclass(frozen=True)
+class Interrupted(ServerEvent):
+    type = "interrupted"
+    turn: int
+    played_text: str
+    played_ms: int
+
+
+@dataclass(frozen=True)
+class TurnMetrics(ServerEvent):
+    type = "metrics"
+    turn: int
+    stt_final_ms: float | None = None
+    llm_first_token_ms: float | None = None
+    first_clause_ms: float | None = None
+    tts_first_byte_ms: float | None = None
+    first_audio_ms: float | None = None
+    total_ms: float | None = None
+    end_of_turn_wait_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Notice(ServerEvent):
+    """The server is about to say ``text`` (its audio follows); ``turn`` None before a session."""
+
+    type = "notice"
+    code: str
+    turn: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class ErrorEvent(ServerEvent):
+    """The one error shape of both WebSockets: ``details`` are flattened into the object
+    (``retry_after_s``; for ``quota_exceeded`` ``plan``, ``limit_name``, ``limit``, ...)."""
+
+    type = "error"
+    optional = frozenset({"stage"})
+    code: str
+    message: str
+    fatal: bool = False
+    stage: str | None = None  # stt, llm, tts, storage
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        data = super().to_wire()
+        del data["details"]
+        return data | {k: v for k, v in self.details.items() if k not in data}
+
+
+def encode(event: ServerEvent) -> str:
+    """The text frame of ``event``."""
+    return json.dumps(event.to_wire(), separators=(",", ":"))
+
+
+def error_event(code: str, message: str, *, fatal: bool = False, **extra: Any) -> ErrorEvent:
+    stage = extra.pop("stage", None)
+    return ErrorEvent(code, message, fatal, stage, details=extra)
