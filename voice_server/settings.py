@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(
         10.0, gt=0, le=600, description="Grace period for open connections on SIGTERM."
     )
+    max_json_depth: int = Field(
+        64,
+        ge=2,
+        le=500,
+        description="Deepest nesting accepted in a JSON request body; deeper bodies get a 400.",
+    )
 
     # --- voice pipeline (issue 3): add voice settings below this line ---
 
