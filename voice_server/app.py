@@ -21,6 +21,7 @@ from voice_server.metrics import Metrics
 from voice_server.middleware import request_context_middleware
 from voice_server.plugin import PackagePlugin
 from voice_server.problems import exception_handlers
+from voice_server.runtime import DATABASE, Runtime
 from voice_server.settings import Settings
 
 _log = logging.getLogger("parley.app")
@@ -45,6 +46,12 @@ def provide_database(state: State) -> Database:
     return database
 
 
+def provide_runtime(state: State) -> Runtime:
+    """The ``runtime`` dependency (voice_server.runtime.provide builds on it)."""
+    runtime: Runtime = state.runtime
+    return runtime
+
+
 def create_app(settings: Settings, *, database: Database | None = None) -> Litestar:
     """Build the app. Given a ``database``, the caller owns it; otherwise the app's lifespan
     opens one (starting the embedded server if needed) and closes it on shutdown."""
@@ -53,6 +60,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     from dashboard_api.rate_limit_headers import rate_limit_headers_middleware
 
     metrics = Metrics()
+    runtime = Runtime(settings, metrics)
     migrations = load_migrations()
     plugins = package_plugins(settings)
 
@@ -69,6 +77,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
                     if applied:
                         _log.info("migrations applied: %s", ", ".join(m.label for m in applied))
                 app.state.database = db
+                stack.enter_context(runtime.holding(DATABASE, db))
                 # Plugins start after the database and stop before it (the stack unwinds).
                 for plugin in plugins:
                     for lifespan in plugin.lifespans:
@@ -85,13 +94,20 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         ],
         dependencies={
             "database": Provide(provide_database, sync_to_thread=False),
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
             **{k: v for p in plugins for k, v in p.dependencies.items()},
         },
         middleware=[rate_limit_headers_middleware],
         lifespan=[database_lifespan],
         exception_handlers=exception_handlers(),
         state=State(
-            {"settings": settings, "metrics": metrics, "migrations": migrations, "database": None}
+            {
+                "settings": settings,
+                "metrics": metrics,
+                "migrations": migrations,
+                "database": None,
+                "runtime": runtime,
+            }
         ),
         openapi_config=OpenAPIConfig(
             title="Parley",

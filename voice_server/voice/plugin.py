@@ -6,12 +6,11 @@ the speech providers from ``voice_server.voice.providers.factory`` (or ``provide
 
 from __future__ import annotations
 
-from litestar.di import Provide
-
 from voice_server.plugin import PackagePlugin
+from voice_server.runtime import provide
 from voice_server.settings import Settings
 from voice_server.voice.rest import VoiceController
-from voice_server.voice.services import ProvidersFactory, lifespan, provide_voice_services
+from voice_server.voice.services import VOICE, ProvidersFactory, lifespan
 from voice_server.voice.ws import voice_socket
 
 
@@ -20,7 +19,7 @@ def plugin(settings: Settings, providers_factory: ProvidersFactory | None = None
         name="voice",
         route_handlers=[voice_socket, VoiceController],
         dependencies={
-            "voice_services": Provide(provide_voice_services, sync_to_thread=False),
+            "voice_services": provide(VOICE),
         },
         lifespans=[lifespan(settings, providers_factory)],
     )

@@ -8,9 +8,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from litestar import Litestar
-from litestar.datastructures import State
 
 from voice_server.errors import ServiceUnavailable
+from voice_server.runtime import DATABASE, USAGE_RECORDER, Slot, runtime_of
 from voice_server.settings import Settings
 from voice_server.voice.config import VoiceConfig
 from voice_server.voice.manager import SessionManager
@@ -59,27 +59,33 @@ def default_providers(settings: Settings) -> Providers:
     )
 
 
+VOICE: Slot[VoiceServices] = Slot(
+    "voice", "the voice service is starting or stopping; retry shortly"
+)
+
+
 def lifespan(
     settings: Settings, providers_factory: ProvidersFactory | None = None
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def voice_lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = runtime_of(app)
         services = VoiceServices(
             settings=settings,
             config=VoiceConfig.from_settings(settings),
             # Billing's lifespan (before ours) publishes the ledger's recorder; without billing
             # voice seconds are simply not recorded.
-            store=PgVoiceStore(app.state.database.pool, usage=app.state.get("usage_recorder")),
-            metrics=VoiceMetrics(app.state.metrics),
+            store=PgVoiceStore(runtime.get(DATABASE).pool, usage=runtime.find(USAGE_RECORDER)),
+            metrics=VoiceMetrics(runtime.metrics),
         )
         try:
             services.providers = (providers_factory or default_providers)(settings)
         except Exception as exc:  # the server still serves everything but voice
             _log.error("speech providers unavailable: %s", exc)
             services.providers_error = str(exc) or type(exc).__name__
-        app.state.voice = services
         try:
-            yield
+            with runtime.holding(VOICE, services):
+                yield
         finally:
             await services.manager.shutdown()
             if services.providers is not None:
@@ -93,13 +99,5 @@ def lifespan(
                     if p is not None
                 }.values():
                     await provider.aclose()
-            app.state.voice = None
 
     return voice_lifespan
-
-
-def provide_voice_services(state: State) -> VoiceServices:
-    services: VoiceServices | None = state.get("voice")
-    if services is None:
-        raise ServiceUnavailable("the voice service is starting or stopping; retry shortly")
-    return services
