@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from voice_server.errors import ServiceUnavailable
 from voice_server.settings import Settings
 from voice_server.voice.config import VoiceConfig
+from voice_server.voice.liveness import PgLiveness, close_leftovers, instance_id
 from voice_server.voice.manager import SessionManager
 from voice_server.voice.providers import factory
 from voice_server.voice.providers.base import SpeechToText, TextToSpeech
@@ -64,13 +65,18 @@ def lifespan(
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def voice_lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = app.state.database.pool
+        # Sessions a crashed run left open end before this run takes calls (voice.liveness).
+        liveness = PgLiveness(pool, instance_id(settings))
+        await close_leftovers(pool, liveness.instance, settings.voice_liveness_s)
         services = VoiceServices(
             settings=settings,
             config=VoiceConfig.from_settings(settings),
             # Billing's lifespan (before ours) publishes the ledger's recorder; without billing
             # voice seconds are simply not recorded.
-            store=PgVoiceStore(app.state.database.pool, usage=app.state.get("usage_recorder")),
+            store=PgVoiceStore(pool, usage=app.state.get("usage_recorder")),
             metrics=VoiceMetrics(app.state.metrics),
+            manager=SessionManager(liveness=liveness, heartbeat_s=settings.voice_heartbeat_s),
         )
         try:
             services.providers = (providers_factory or default_providers)(settings)
