@@ -45,6 +45,10 @@ def plugin(settings: Settings) -> PackagePlugin:
     return PackagePlugin(
         name="billing",
         route_handlers=[BillingController, StripeWebhookController],
-        dependencies={"quota": Provide(provide_quota, sync_to_thread=False)},
+        dependencies={
+            "quota": Provide(provide_quota, sync_to_thread=False),
+            # For routes that bill work outside a voice session (the REST voice endpoints).
+            "usage_recorder": Provide(lambda: record_usage, sync_to_thread=False),
+        },
         lifespans=[billing_lifespan],
     )

@@ -108,6 +108,27 @@ class Settings(BaseSettings):
     voice_max_turn_chars: int = Field(
         4000, ge=100, le=100_000, description="Spoken reply length cap per turn (characters)."
     )
+    voice_heartbeat_s: float = Field(
+        10.0,
+        ge=0.5,
+        le=300,
+        description="How often the server marks its live voice sessions as seen (one UPDATE "
+        "for all of them).",
+    )
+    voice_liveness_s: float = Field(
+        45.0,
+        ge=2,
+        le=86_400,
+        description="A voice session not seen for this long is gone (a crashed server's): it "
+        "no longer counts against concurrent sessions, and a starting server closes it. Keep "
+        "it a few heartbeats long.",
+    )
+    instance_id: str | None = Field(
+        None,
+        max_length=200,
+        description="This server's name among replicas; a starting server closes the voice "
+        "sessions its previous run under the same name left open. Unset: host name and port.",
+    )
     voice_idle_timeout_s: float = Field(
         60.0,
         gt=0,
@@ -530,6 +551,14 @@ class Settings(BaseSettings):
         data = getattr(info, "data", {})
         if value < data.get("db_pool_min", 0):
             raise ValueError("must be at least PARLEY_DB_POOL_MIN")
+        return value
+
+    @field_validator("voice_liveness_s")
+    @classmethod
+    def _liveness_spans_heartbeats(cls, value: float, info: object) -> float:
+        data = getattr(info, "data", {})
+        if value < 2 * data.get("voice_heartbeat_s", 0):
+            raise ValueError("must be at least twice PARLEY_VOICE_HEARTBEAT_S")
         return value
 
     @property

@@ -13,6 +13,7 @@ from voice_server.errors import ServiceUnavailable
 from voice_server.runtime import DATABASE, USAGE_RECORDER, Slot, runtime_of
 from voice_server.settings import Settings
 from voice_server.voice.config import VoiceConfig
+from voice_server.voice.liveness import PgLiveness, close_leftovers, instance_id
 from voice_server.voice.manager import SessionManager
 from voice_server.voice.providers import factory
 from voice_server.voice.providers.base import SpeechToText, TextToSpeech
@@ -70,13 +71,18 @@ def lifespan(
     @asynccontextmanager
     async def voice_lifespan(app: Litestar) -> AsyncIterator[None]:
         runtime = runtime_of(app)
+        pool = runtime.get(DATABASE).pool
+        # Sessions a crashed run left open end before this run takes calls (voice.liveness).
+        liveness = PgLiveness(pool, instance_id(settings))
+        await close_leftovers(pool, liveness.instance, settings.voice_liveness_s)
         services = VoiceServices(
             settings=settings,
             config=VoiceConfig.from_settings(settings),
             # Billing's lifespan (before ours) publishes the ledger's recorder; without billing
             # voice seconds are simply not recorded.
-            store=PgVoiceStore(runtime.get(DATABASE).pool, usage=runtime.find(USAGE_RECORDER)),
+            store=PgVoiceStore(pool, usage=runtime.find(USAGE_RECORDER)),
             metrics=VoiceMetrics(runtime.metrics),
+            manager=SessionManager(liveness=liveness, heartbeat_s=settings.voice_heartbeat_s),
         )
         try:
             services.providers = (providers_factory or default_providers)(settings)
