@@ -87,6 +87,7 @@ def build_services(
     secret: bytes,
     *,
     access_token_ttl_s: int = 900,
+    access_token_leeway_s: int = 30,
     session_ttl_s: int = 30 * 86400,
     key_last_used_interval_s: float = 60.0,
     allow_localhost_origins: bool = False,
@@ -102,7 +103,7 @@ def build_services(
 ) -> DashboardServices:
     return DashboardServices(
         passwords=passwords or Passwords(),
-        tokens=AccessTokens(secret, ttl_s=access_token_ttl_s),
+        tokens=AccessTokens(secret, ttl_s=access_token_ttl_s, leeway_s=access_token_leeway_s),
         key_usage=KeyUsage(key_last_used_interval_s),
         session_ttl_s=session_ttl_s,
         allow_localhost_origins=allow_localhost_origins,
@@ -139,6 +140,7 @@ def lifespan(settings: Settings) -> Lifespan:
         app.state[STATE_KEY] = build_services(
             secret,
             access_token_ttl_s=settings.access_token_ttl_s,
+            access_token_leeway_s=settings.access_token_leeway_s,
             session_ttl_s=settings.session_ttl_s,
             key_last_used_interval_s=settings.key_last_used_interval_s,
             allow_localhost_origins=settings.allow_localhost_origins,
