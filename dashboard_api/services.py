@@ -17,6 +17,7 @@ from dashboard_api.passwords import Passwords
 from dashboard_api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, Rule
 from dashboard_api.repositories import signing_secrets
 from dashboard_api.session_tokens import VisitorSessions, VoiceTokens
+from dashboard_api.signup import SignupInvites
 from dashboard_api.tokens import AccessTokens
 from voice_server.db.types import Connection
 from voice_server.errors import ServiceUnavailable
@@ -42,6 +43,7 @@ class DashboardServices:
     visitor_sessions: VisitorSessions = field(default_factory=lambda: VisitorSessions(0))
     visitor_voice_seconds_per_hour: int = 0
     signup: str = "open"
+    signup_invites: SignupInvites = field(default_factory=lambda: SignupInvites(b""))
 
 
 def rate_limit_rules(settings: Settings) -> dict[str, Rule]:
@@ -115,6 +117,7 @@ def build_services(
         visitor_sessions=visitor_sessions or VisitorSessions(0),
         visitor_voice_seconds_per_hour=visitor_voice_seconds_per_hour,
         signup=signup,
+        signup_invites=SignupInvites(secret),
     )
 
 
