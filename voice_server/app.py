@@ -18,7 +18,7 @@ from voice_server.db.migrations import load_migrations, migrate
 from voice_server.errors import ServiceUnavailable
 from voice_server.health import HealthController
 from voice_server.metrics import Metrics
-from voice_server.middleware import request_context_middleware
+from voice_server.middleware import ParleyRequest, request_context_middleware
 from voice_server.plugin import PackagePlugin
 from voice_server.problems import exception_handlers
 from voice_server.settings import Settings
@@ -90,6 +90,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
             **{k: v for p in plugins for k, v in p.dependencies.items()},
         },
         middleware=[cors_middleware, rate_limit_headers_middleware, voice_lease_middleware],
+        request_class=ParleyRequest,  # JSON bodies are checked for depth before decoding
         lifespan=[database_lifespan],
         exception_handlers=exception_handlers(),
         state=State(
