@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import resource
 import signal
 import sys
@@ -218,7 +219,22 @@ def run_child(limits: ParseLimits, data: bytes) -> dict[str, Any]:
     return out
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when the server that started it dies (``kill -9`` of the
+    server must not leave a parser running); elsewhere the CPU limit still ends it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the parent died before the request took effect
+        raise SystemExit(1)
+
+
 def main(argv: list[str]) -> int:
+    _die_with_parent()
     limits = ParseLimits.from_json(argv[1])
     # Limits first: nothing the document makes us do happens before them. SIGXCPU at the soft
     # CPU limit, SIGKILL one second later if the child ignores it.

@@ -115,3 +115,18 @@ def nested_docx_bomb(megabytes: int) -> bytes:
     inner = write_zip([repeated("data.bin", head=b"", unit=b"\0", megabytes=megabytes, tail=b"")])
     embedded = stored(inner, "word/embeddings/oleObject1.zip")
     return write_zip([*docx_parts(), embedded])
+
+
+def slow_docx(megabytes: int) -> bytes:
+    """A small, honest-looking DOCX that takes python-docx a long time: one real paragraph, then
+    ``megabytes`` MB of empty ones (no text, so parsing is slow and the result tiny)."""
+    body = repeated(
+        "word/document.xml",
+        head=b'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w='
+        b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+        b"<w:p><w:r><w:t>The slow handbook: staff get 28 days of leave.</w:t></w:r></w:p>",
+        unit=b"<w:p/>",
+        megabytes=megabytes,
+        tail=b"</w:body></w:document>",
+    )
+    return write_zip([body, *docx_parts(skip="word/document.xml")])
