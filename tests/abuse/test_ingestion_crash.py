@@ -47,7 +47,7 @@ async def test_kill_9_during_ingestion_then_restart_finishes_the_document(
 ) -> None:
     owner = await create_tenant(database_url)
     headers = owner.secret_headers
-    async with parley_process(database_url, tmp_path / "a", "first", **SETTINGS) as first:
+    async with parley_process(database_url, tmp_path / "a", SETTINGS, name="first") as first:
         async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
             response = await client.post(
                 "/v1/documents",
@@ -71,7 +71,7 @@ async def test_kill_9_during_ingestion_then_restart_finishes_the_document(
     assert orphans_gone
 
     async with (
-        parley_process(database_url, tmp_path / "b", "second", **SETTINGS) as second,
+        parley_process(database_url, tmp_path / "b", SETTINGS, name="second") as second,
         httpx.AsyncClient(base_url=second.url, timeout=30) as client,
     ):
         for _ in range(1800):

@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +71,11 @@ def _log_file(path: Path) -> BinaryIO:
 
 @asynccontextmanager
 async def parley_process(
-    database_url: str, data_dir: Path, name: str = "server", **settings: object
+    database_url: str,
+    data_dir: Path,
+    settings: Mapping[str, object],
+    *,
+    name: str = "server",
 ) -> AsyncIterator[ServerProcess]:
     """Start `python -m voice_server serve` on a free port; stop it (SIGTERM) on exit."""
     port = free_port()

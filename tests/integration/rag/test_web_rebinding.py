@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -43,7 +44,7 @@ async def internal_site() -> AsyncIterator[Site]:
     seen: list[str] = []
 
     @get("/secret")
-    async def secret(request: Request[object, object, object]) -> Response[bytes]:
+    async def secret(request: Request[Any, Any, Any]) -> Response[bytes]:
         seen.append(request.headers.get("host", ""))
         return Response(b"<p>internal admin token: 42</p>", media_type="text/html")
 
