@@ -262,6 +262,36 @@ class Settings(BaseSettings):
     rag_ingest_workers: int = Field(
         2, ge=1, le=32, description="Documents processed at the same time by this server."
     )
+    rag_max_unpacked_bytes: int = Field(
+        200_000_000,
+        ge=1_000_000,
+        description="Most bytes a ZIP-based document (DOCX) may unpack to, counted while "
+        "inflating.",
+    )
+    rag_max_compression_ratio: float = Field(
+        100.0,
+        ge=2,
+        description="Highest unpacked-to-packed ratio of a part of a ZIP-based document over 1 MB.",
+    )
+    rag_parse_memory_mb: int = Field(
+        1024, ge=128, description="Address-space limit of the process that parses one document."
+    )
+    rag_parse_cpu_s: int = Field(
+        60, ge=1, le=3600, description="CPU-time limit of the process that parses one document."
+    )
+    rag_parse_attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Tries before a document whose processing keeps crashing is marked failed.",
+    )
+    rag_lease_s: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="Lease of a document being processed; renewed while the work lives, taken "
+        "back by any server once it expires.",
+    )
     llm_provider: Literal["offline", "groq", "openai"] = Field(
         "offline",
         description="offline: no language model, the answerer reads back the best passage; "
