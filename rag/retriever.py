@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from asyncpg.pool import PoolConnectionProxy
 from rag import lexical
 from rag.embeddings import Embedder
 from rag.metrics import RagMetrics
+from rag.questions import split_question
 from rag.rerank import Reranker
 from rag.store import as_vector
 from voice_server.brain import Citation
@@ -82,6 +83,7 @@ class Retrieval:
     passages: list[Passage]
     matched: bool
     best_relevance: float
+    unmatched: list[str] = field(default_factory=list)  # parts of the question with no match
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,45 @@ class Retriever:
         passages = await self.search(tenant_id, query, bot_id=bot_id, top_k=top_k)
         best = max((p.relevance for p in passages), default=0.0)
         return Retrieval(query, passages, best >= self.threshold, best)
+
+    async def retrieve_parts(
+        self, tenant_id: UUID, question: str, *, bot_id: UUID | None = None
+    ) -> Retrieval:
+        """:meth:`retrieve` for each part of a question with several parts
+        (:func:`rag.questions.split_question`), the matched parts' passages interleaved so that
+        every part keeps its best passages within ``top_k`` + 2 per extra part."""
+        parts = split_question(question)
+        if len(parts) <= 1:
+            return await self.retrieve(tenant_id, question, bot_id=bot_id)
+        results = [await self.retrieve(tenant_id, part, bot_id=bot_id) for part in parts]
+        matched = [r for r in results if r.matched]
+        limit = self.settings.top_k + 2 * (len(parts) - 1)
+        merged: list[Passage] = []
+        seen: set[UUID] = set()
+        for rank in range(max((len(r.passages) for r in results), default=0)):
+            for result in matched or results:
+                if rank < len(result.passages) and result.passages[rank].chunk_id not in seen:
+                    seen.add(result.passages[rank].chunk_id)
+                    merged.append(result.passages[rank])
+        best = max(r.best_relevance for r in results)
+        return Retrieval(question, merged[:limit], bool(matched), best,
+                         unmatched=[r.query for r in results if not r.matched])  # fmt: skip
+
+    async def topics(self, tenant_id: UUID, bot_id: UUID | None, limit: int = 8) -> list[str]:
+        """Titles of the documents the bot may use: what it can help with when a question
+        finds nothing."""
+        rows = await self.pool.fetch(
+            """SELECT DISTINCT title FROM (
+                   SELECT d.title FROM documents d
+                   WHERE d.tenant_id = $1 AND d.status = 'ready'
+                     AND ($2::uuid IS NULL OR d.bot_id IS NULL OR d.bot_id = $2)
+                   ORDER BY d.updated_at DESC LIMIT 50) recent
+               LIMIT $3""",
+            tenant_id,
+            bot_id,
+            limit,
+        )
+        return [str(r["title"]) for r in rows if r["title"]]
 
     async def search(
         self,

@@ -114,7 +114,8 @@ def build_services(settings: Settings, pool: asyncpg.Pool) -> RagServices:
 
 def _model_brain(settings: Settings, model: BaseChatModel, retriever: Retriever) -> Brain:
     name = f"{settings.llm_provider}:{settings.llm_model}"
-    brains: dict[str, Brain] = {"agent": AgentBrain(model, retriever, name),
+    agent = AgentBrain(model, retriever, name, max_searches=settings.rag_agent_max_searches)
+    brains: dict[str, Brain] = {"agent": agent,
               "grounded": GroundedBrain(model, retriever, name)}  # fmt: skip
     return ChannelBrain(text=brains[settings.rag_chat_mode], voice=brains[settings.rag_voice_mode])
 
