@@ -54,6 +54,10 @@ class OfflineBrain:
 def _passage_text(content: str, location: str | None) -> str:
     lines = content.split("\n")
     # A chunk under a heading starts by restating its heading path; read the body.
-    if len(lines) > 1 and lines[0] == location:
+    if (
+        len(lines) > 1
+        and location
+        and (lines[0] == location or location.startswith(lines[0] + ", "))
+    ):
         lines = lines[1:]
     return " ".join(" ".join(lines).split())
