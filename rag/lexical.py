@@ -95,7 +95,12 @@ def plan(
     # only ranks (unless the question has nothing rarer).
     selective = [lex for lex, _pos, df in found if df < df_cap] or [lex for lex, _, _ in found]
     select = " | ".join(quote(lex) for lex in dict.fromkeys(selective))
-    total = sum(t.weight for t in terms if t.single)
+    # Coverage is measured against every word of the question, including those that occur
+    # nowhere in the knowledge base (the rarest of all): "fishing licences" is not covered by
+    # a passage that only shares "sell" with the question.
+    absent = [lex for lex, _pos, df in analysed if df == 0]
+    missing = sum(idf(0, n) * (NUMBER_BOOST if _NUMBER.match(lex) else 1.0) for lex in absent)
+    total = sum(t.weight for t in terms if t.single) + missing
     return LexicalPlan(tuple(terms), select, total)
 
 

@@ -47,7 +47,7 @@ _BOT_FILTER = "($3::uuid IS NULL OR d.bot_id IS NULL OR d.bot_id = $3)"
 # tuning set of benchmarks.rag_eval (answerable vs unanswerable questions; the held-out set
 # measures it). Semantic models give unrelated text a cosine of 0.0-0.3; the hashing embedder
 # is lexical, so its similarity and the lexical coverage mean about the same thing.
-DEFAULT_THRESHOLDS = {"semantic": 0.42, "hashing": 0.42}
+DEFAULT_THRESHOLDS = {"semantic": 0.45, "hashing": 0.30}
 
 
 @dataclass(frozen=True)
