@@ -301,7 +301,7 @@ async def query_plans(
                JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id
                WHERE c.tsv @@ replace(plainto_tsquery('english', $1)::text, ' & ', ' | ')
                      ::tsquery AND c.tenant_id = $2
-               LIMIT 2000""",
+               LIMIT 1000""",
             query, tenant_id,
         )  # fmt: skip
     return {
@@ -446,7 +446,7 @@ async def run(sizes: Sequence[int], n_queries: int) -> Report:
     notes = [
         "Latency is end to end through Retriever.search: hashing query embedding, SQL "
         "(HNSW with iterative scan; BM25-style full text: lexeme analysis with capped document "
-        "frequencies over the GIN index, then at most 2,000 candidates ranked), RRF fusion; "
+        "frequencies over the GIN index, then at most 1,000 candidates ranked), RRF fusion; "
         f"the same {n_queries} queries at every size.",
         f"The local semantic embedder (all-MiniLM-L6-v2 int8, one thread) takes "
         f"{embedding['p50_ms']} ms per query at the median, {embedding['p95_ms']} ms at p95: "

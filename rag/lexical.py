@@ -106,27 +106,28 @@ def plan(
 
 def rank_sql(bot_filter: str) -> str:
     """Parameters: $1 candidate tsquery, $2 tenant, $3 bot, $4 term queries, $5 weights,
-    $6 single flags, $7 candidate cap, $8 limit, $9 total single weight."""
+    $6 single flags, $7 candidate cap, $8 limit, $9 total single weight. The terms are parsed
+    once (the ``terms`` CTE), not once per candidate."""
     return f"""
-        WITH candidates AS (
+        WITH terms AS MATERIALIZED (
+            SELECT t.q::tsquery AS q, t.w, t.single
+            FROM unnest($4::text[], $5::float8[], $6::bool[]) AS t(q, w, single)
+        ), candidates AS MATERIALIZED (
             SELECT c.id, c.document_id, c.content, c.metadata, d.title, c.tsv,
                    greatest(length(c.tsv), 1) AS len
             FROM chunks c
             JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id
             WHERE c.tsv @@ $1::tsquery AND c.tenant_id = $2 AND {bot_filter}
             LIMIT $7
-        ), matched AS (
-            SELECT k.*, avg(k.len) OVER () AS avg_len,
-                   (SELECT coalesce(sum(t.w), 0) FROM unnest($4::text[], $5::float8[],
-                        $6::bool[]) AS t(q, w, single) WHERE k.tsv @@ t.q::tsquery) AS raw,
-                   (SELECT coalesce(sum(t.w), 0) FROM unnest($4::text[], $5::float8[],
-                        $6::bool[]) AS t(q, w, single)
-                    WHERE t.single AND k.tsv @@ t.q::tsquery) AS single_raw
-            FROM candidates k
+        ), scored AS (
+            SELECT k.id, sum(t.w) AS raw, coalesce(sum(t.w) FILTER (WHERE t.single), 0) AS single
+            FROM candidates k JOIN terms t ON k.tsv @@ t.q
+            GROUP BY k.id
         )
-        SELECT id, document_id, content, metadata, title,
-               raw * {K1 + 1} / (1 + {K1} * (1 - {B} + {B} * len / avg_len)) AS rank,
-               single_raw / greatest($9::float8, 1e-9) AS coverage
-        FROM matched
-        ORDER BY rank DESC, id
+        SELECT k.id, k.document_id, k.content, k.metadata, k.title,
+               s.raw * {K1 + 1} / (1 + {K1} * (1 - {B} + {B} * k.len / avg(k.len) OVER ()))
+                   AS rank,
+               s.single / greatest($9::float8, 1e-9) AS coverage
+        FROM candidates k JOIN scored s ON s.id = k.id
+        ORDER BY rank DESC, k.id
         LIMIT $8"""

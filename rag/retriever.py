@@ -94,8 +94,8 @@ class RetrievalSettings:
     ts_config: str = "english"
     # Full text: a word in more passages than this selects no candidates (it still ranks), and
     # at most ``candidate_cap`` candidates are ranked per question.
-    df_cap: int = 2000
-    candidate_cap: int = 2000
+    df_cap: int = 500
+    candidate_cap: int = 1000
     relevance_threshold: float | None = None  # None: the embedder's calibrated default
 
 

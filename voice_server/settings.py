@@ -204,7 +204,7 @@ class Settings(BaseSettings):
         "embedder (benchmarks.rag_eval).",
     )
     rag_text_candidate_cap: int = Field(
-        2000, ge=10, le=100_000, description="Most full-text candidates ranked per question."
+        1000, ge=10, le=100_000, description="Most full-text candidates ranked per question."
     )
     rag_reranker: Literal["off", "http", "local"] = Field(
         "off",
