@@ -1,9 +1,10 @@
 """Hybrid retrieval: pgvector (HNSW, cosine) and BM25-style full text, fused by reciprocal rank.
 
-Every query is scoped to one tenant and to the documents a bot may see (its own and the
-tenant's shared ones, ``documents.bot_id IS NULL``). Vector search only compares vectors of
-the current embedding model, so that during a background re-embed after a model change the
-chunks not yet re-embedded are found by full text alone, never by a meaningless distance.
+Every query is scoped to one tenant and to the documents a bot may see (its own and, unless the
+bot's ``knowledge_scope`` is ``"bot"``, the tenant's shared ones, ``documents.bot_id IS NULL``).
+Vector search only compares vectors of the current embedding model, so that during a background
+re-embed after a model change the chunks not yet re-embedded are found by full text alone, never
+by a meaningless distance.
 
 Fusion ranks; it does not say whether anything matches (RRF always has a first passage). So
 every passage also carries a *relevance* in [0, 1]: the larger of its cosine similarity and its
@@ -41,13 +42,20 @@ INDEXED_DIMS = (384, 768, 1024, 1536)
 RRF_K = 60
 COUNT_TTL_S = 60.0
 COUNT_CACHE = 1024
-_BOT_FILTER = "($3::uuid IS NULL OR d.bot_id IS NULL OR d.bot_id = $3)"
 
 # The relevance under which a search is "no match", per embedder family, calibrated on the
 # tuning set of benchmarks.rag_eval (answerable vs unanswerable questions; the held-out set
 # measures it). Semantic models give unrelated text a cosine of 0.0-0.3; the hashing embedder
 # is lexical, so its similarity and the lexical coverage mean about the same thing.
 DEFAULT_THRESHOLDS = {"semantic": 0.45, "hashing": 0.30}
+# Whether bot $4 may see the tenant's shared documents: not when its knowledge_scope is "bot"
+# (voice_server.bot_config). Uncorrelated, so PostgreSQL evaluates it once per query.
+_SHARED = """NOT EXISTS (SELECT 1 FROM bots b WHERE b.tenant_id = $%d AND b.id = $4
+                         AND b.config ->> 'knowledge_scope' = 'bot')"""
+# The same rule for the full-text statement (rag.lexical.rank_sql: tenant $2, bot $3).
+_BOT_FILTER = """($3::uuid IS NULL OR d.bot_id = $3 OR (d.bot_id IS NULL AND NOT EXISTS (
+    SELECT 1 FROM bots b WHERE b.tenant_id = $2 AND b.id = $3
+    AND b.config ->> 'knowledge_scope' = 'bot')))"""
 
 
 @dataclass(frozen=True)
@@ -166,7 +174,9 @@ class Retriever:
             """SELECT DISTINCT title FROM (
                    SELECT d.title FROM documents d
                    WHERE d.tenant_id = $1 AND d.status = 'ready'
-                     AND ($2::uuid IS NULL OR d.bot_id IS NULL OR d.bot_id = $2)
+                     AND ($2::uuid IS NULL OR d.bot_id = $2 OR (d.bot_id IS NULL AND NOT EXISTS (
+                         SELECT 1 FROM bots b WHERE b.tenant_id = $1 AND b.id = $2
+                         AND b.config ->> 'knowledge_scope' = 'bot')))
                    ORDER BY d.updated_at DESC LIMIT 50) recent
                LIMIT $3""",
             tenant_id,
@@ -250,7 +260,7 @@ class Retriever:
                 FROM chunks c
                 JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id
                 WHERE c.embedding_dim = {dim} AND c.tenant_id = $2 AND c.embedding_model = $3
-                  AND ($4::uuid IS NULL OR d.bot_id IS NULL OR d.bot_id = $4)
+                  AND ($4::uuid IS NULL OR d.bot_id = $4 OR (d.bot_id IS NULL AND {_SHARED % 2}))
                 ORDER BY {expr} <=> $1{cast}
                 LIMIT $5
             ) hits ORDER BY distance"""

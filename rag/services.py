@@ -13,6 +13,7 @@ import asyncpg
 from langchain_core.language_models import BaseChatModel
 
 from rag.agent import AgentBrain
+from rag.bot_models import BotModelBrain, BrainFactory
 from rag.conversations import ConversationStore
 from rag.embeddings import Embedder, HashingEmbedder, OpenAICompatibleEmbedder
 from rag.errors import EmbedderUnavailable
@@ -113,11 +114,25 @@ def build_services(settings: Settings, pool: asyncpg.Pool) -> RagServices:
 
 
 def _model_brain(settings: Settings, model: BaseChatModel, retriever: Retriever) -> Brain:
-    name = f"{settings.llm_provider}:{settings.llm_model}"
-    agent = AgentBrain(model, retriever, name, max_searches=settings.rag_agent_max_searches)
-    brains: dict[str, Brain] = {"agent": agent,
-              "grounded": GroundedBrain(model, retriever, name)}  # fmt: skip
-    return ChannelBrain(text=brains[settings.rag_chat_mode], voice=brains[settings.rag_voice_mode])
+    kinds: dict[str, BrainFactory] = {
+        "agent": lambda model, name: AgentBrain(
+            model, retriever, name, max_searches=settings.rag_agent_max_searches
+        ),
+        "grounded": lambda model, name: GroundedBrain(model, retriever, name),
+    }
+
+    def per_bot(kind: str) -> Brain:
+        # Each bot's config.llm (model, temperature) picks its own copy of the model.
+        return BotModelBrain(
+            model,
+            provider=settings.llm_provider,
+            default_model=settings.llm_model,
+            build=kinds[kind],
+        )
+
+    return ChannelBrain(
+        text=per_bot(settings.rag_chat_mode), voice=per_bot(settings.rag_voice_mode)
+    )
 
 
 @asynccontextmanager
