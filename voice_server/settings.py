@@ -205,11 +205,13 @@ class Settings(BaseSettings):
         return value
 
     # --- knowledge and chat (issue 4): add rag settings below this line ---
-    rag_embedder: Literal["offline", "openai"] = Field(
-        "offline",
-        description="offline: feature hashing of words and character n-grams (lexical, no "
-        "download); openai: an OpenAI-compatible /v1/embeddings endpoint (OpenAI, Ollama, vLLM, "
-        "TEI) at rag_embedding_base_url.",
+    rag_embedder: Literal["local", "offline", "openai"] = Field(
+        "local",
+        description="local: all-MiniLM-L6-v2 (int8 ONNX, shipped by a pinned PyPI package, "
+        "checksum-verified, run on this machine; falls back to offline when its packages are "
+        "missing); offline: feature hashing of words and character n-grams (lexical, no model); "
+        "openai: an OpenAI-compatible /v1/embeddings endpoint (OpenAI, Ollama, vLLM, TEI) at "
+        "rag_embedding_base_url.",
     )
     rag_embedding_model: str = Field(
         "text-embedding-3-small", description="Model name sent to the embeddings endpoint."
@@ -236,6 +238,32 @@ class Settings(BaseSettings):
         le=1,
         description="Minimum cosine similarity for a vector-only hit; full-text matches always "
         "count.",
+    )
+    rag_relevance_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Relevance (max of cosine similarity and lexical coverage, or the "
+        "reranker's score) under which a search counts as no match and the model is told that "
+        "the knowledge base has nothing on the question. Unset: the value calibrated for the "
+        "embedder (benchmarks.rag_eval).",
+    )
+    rag_text_candidate_cap: int = Field(
+        1000, ge=10, le=100_000, description="Most full-text candidates ranked per question."
+    )
+    rag_reranker: Literal["off", "http", "local"] = Field(
+        "off",
+        description="Rerank the fused candidates with a cross-encoder. http: POST "
+        "{rag_reranker_base_url}/rerank (TEI, vLLM, Jina, Cohere-style); local: an ONNX "
+        "cross-encoder in the folder rag_reranker_path (model.onnx + tokenizer.json).",
+    )
+    rag_reranker_base_url: str | None = Field(None, description="Base URL of the rerank API.")
+    rag_reranker_model: str = Field("", description="Model name sent to the rerank API.")
+    rag_reranker_path: Path | None = Field(
+        None, description="Folder of a local ONNX cross-encoder (rag_reranker=local)."
+    )
+    rag_agent_max_searches: int = Field(
+        3, ge=1, le=10, description="Most knowledge searches the agent may make for one reply."
     )
     rag_max_file_bytes: int = Field(
         20_000_000, ge=1, description="Largest accepted upload or fetched page, in bytes."
