@@ -33,9 +33,17 @@ def package_plugins(settings: Settings) -> list[PackagePlugin]:
     from dashboard_api.plugin import plugin as dashboard_api
     from rag.plugin import plugin as rag
     from voice_server.voice.plugin import plugin as voice
+    from voice_server.web.plugin import plugin as web
 
     operations = PackagePlugin(name="operations", route_handlers=[HealthController])
-    return [operations, dashboard_api(settings), billing(settings), rag(settings), voice(settings)]
+    return [
+        operations,
+        dashboard_api(settings),
+        billing(settings),
+        rag(settings),
+        voice(settings),
+        web(settings),  # last: the demo seeder uses the knowledge service
+    ]
 
 
 def provide_database(state: State) -> Database:

@@ -380,6 +380,18 @@ class Settings(BaseSettings):
         description="A key's last_used_at is written at most once per this many seconds.",
     )
 
+    demo: bool | None = Field(
+        None,
+        description="Seed and serve the zero-key demo (a demo tenant, bot, knowledge and widget "
+        "page at /). Unset: on for `parley serve`, off otherwise; false also removes the demo "
+        "tenant if an earlier run made it.",
+    )
+    widget_bundle: Path | None = Field(
+        None,
+        description="The built widget script served at /widget/parley.js. Unset: "
+        "widget/dist/parley.js of the source checkout.",
+    )
+
     public_url: str | None = Field(
         None,
         pattern=r"^https?://",
