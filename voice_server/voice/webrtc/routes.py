@@ -12,12 +12,12 @@ handle on a call. Errors are problem documents (voice_server.problems).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Literal
 from uuid import UUID
 
 from litestar import Controller, Response, delete, patch, post
 from litestar.di import NamedDependency
-from litestar.params import Body, SkipValidation
+from litestar.params import FromPath, JSONBody, SkipValidation
 
 from voice_server.brain import Brain
 from voice_server.errors import InvalidInput, NotFound, ServiceUnavailable
@@ -77,7 +77,7 @@ class WebRtcController(Controller):
     @post("/offer", status_code=201)
     async def offer(
         self,
-        data: OfferIn,
+        data: JSONBody[OfferIn],
         voice_services: NamedDependency[VoiceServices],
         webrtc_peers: NamedDependency[SkipValidation[PeerManager]],
         principal: NamedDependency[Principal],
@@ -104,8 +104,8 @@ class WebRtcController(Controller):
     @patch("/{peer_id:str}", status_code=200)
     async def candidates(
         self,
-        peer_id: str,
-        data: Annotated[CandidatesIn, Body()],
+        peer_id: FromPath[str],
+        data: JSONBody[CandidatesIn],
         webrtc_peers: NamedDependency[SkipValidation[PeerManager]],
         principal: NamedDependency[Principal],
     ) -> CandidatesOut:
@@ -120,7 +120,7 @@ class WebRtcController(Controller):
     @delete("/{peer_id:str}", status_code=204)
     async def hang_up(
         self,
-        peer_id: str,
+        peer_id: FromPath[str],
         webrtc_peers: NamedDependency[SkipValidation[PeerManager]],
         principal: NamedDependency[Principal],
     ) -> None:
