@@ -119,9 +119,7 @@ class WebRtcCaller:
                 rms = float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
                 self.heard.append(Heard(time.monotonic(), rms))
 
-    async def offer(
-        self, bot_id: UUID | str, *, trickle: bool = False
-    ) -> httpx.Response:
+    async def offer(self, bot_id: UUID | str, *, trickle: bool = False) -> httpx.Response:
         """POST the offer; on 201 apply the answer (and with ``trickle``, send the candidates
         by PATCH instead of in the offer)."""
         await self.pc.setLocalDescription(await self.pc.createOffer())

@@ -51,12 +51,11 @@ async def test_a_spoken_call_is_transcribed_answered_heard_and_stored(
         answer = await caller.offer(webrtc_server.tenant.bot_id)
         assert answer.status_code == 201, answer.text
         assert answer.headers["location"] == f"/v1/voice/webrtc/{caller.peer_id}"
-        assert caller.peer_id is not None and len(caller.peer_id) >= 32
+        assert caller.peer_id is not None
+        assert len(caller.peer_id) >= 32
         started = await caller.start(webrtc_server.tenant.bot_id)
         assert started["output_sample_rate"] == 48_000
-        caller.mic.say(
-            silence(300) + await say("what are your opening hours") + silence(1200)
-        )
+        caller.mic.say(silence(300) + await say("what are your opening hours") + silence(1200))
         await caller.wait_for("vad.start")
         final = await caller.wait_for("transcript.final")
         assert "hours" in final["text"].split()

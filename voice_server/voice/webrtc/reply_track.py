@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
@@ -83,10 +83,15 @@ class ReplyTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         super().__init__()
         self.buffer = ReplyBuffer()
         self._clock = clock
+        self._sleep = sleep
         self._start: float | None = None
         self._index = 0
         self.late_frames = 0
@@ -108,7 +113,7 @@ class ReplyTrack(MediaStreamTrack):
         else:
             due = self._start + self._index * FRAME_S
             if due > now:
-                await asyncio.sleep(due - now)
+                await self._sleep(due - now)
             else:
                 lateness = now - due
         audio_before = self.buffer.audio_frames_out

@@ -75,6 +75,8 @@ def parse_candidate(
     if sdp_mid is None and sdp_mline_index is None:
         raise BadOffer("an ICE candidate needs sdpMid or sdpMLineIndex")
     line = line.removeprefix("a=").removeprefix("candidate:")
+    if len(line.split()) < 8:  # aiortc only asserts it
+        raise BadOffer(f"the ICE candidate {candidate!r} has too few fields")
     try:
         parsed = candidate_from_sdp(line)
     except (ValueError, IndexError, KeyError) as exc:
