@@ -101,7 +101,12 @@ async def test_wrong_credentials_are_refused(
     for headers, status, slug in (
         ({}, 401, "unauthenticated"),
         ({"Authorization": "Bearer psk_nope_nope"}, 401, "unauthenticated"),
-        (other.secret_headers, 404, "not-found"),  # another tenant's bot does not exist for it
+        (other.secret_headers, 404, "not-found"),
+        (
+            webrtc_server.tenant.widget_headers,
+            401,
+            "unauthenticated",
+        ),  # only via a token  # another tenant's bot does not exist for it
     ):
         caller = WebRtcCaller(webrtc_server.url, headers)
         try:

@@ -20,7 +20,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, SkipValidation
 
 from voice_server.brain import Brain
-from voice_server.errors import InvalidInput, NotFound, ServiceUnavailable
+from voice_server.errors import InvalidInput, NotFound, ServiceUnavailable, Unauthenticated
 from voice_server.principal import Principal
 from voice_server.voice.allowance import VoiceQuota
 from voice_server.voice.services import VoiceServices
@@ -86,6 +86,12 @@ class WebRtcController(Controller):
     ) -> Response[AnswerOut]:
         """Start a voice call over WebRTC: send the browser's SDP offer (with the `parley`
         data channel and the microphone track), get the answer and the call's id."""
+        if principal.kind == "publishable_key":
+            # A widget key is public: browsers trade it (with their Origin) for a session token.
+            raise Unauthenticated(
+                "a publishable key cannot open a voice call: use a session token from "
+                "POST /v1/bots/{bot_id}/sessions"
+            )
         bot = await voice_services.store.find_bot(data.bot_id, principal.tenant_id)
         if bot is None or not principal.may_use_bot(bot.id):
             raise NotFound(f"no bot {data.bot_id}")
