@@ -40,6 +40,7 @@ class MicTrack(MediaStreamTrack):
         self._index = 0
         self._drained = asyncio.Event()
         self._drained.set()
+        self.spoken_until: float | None = None  # when the last queued frame has been sent out
 
     def say(self, pcm16k: bytes) -> None:
         step = MIC_FRAME * 2
@@ -60,6 +61,7 @@ class MicTrack(MediaStreamTrack):
             await asyncio.sleep(max(0.0, self._start + self._index * 0.02 - now))
         if self._queue:
             data = self._queue.popleft()
+            self.spoken_until = time.monotonic() + 0.02
         else:
             data = bytes(MIC_FRAME * 2)
             self._drained.set()
