@@ -102,6 +102,24 @@ class Settings(BaseSettings):
     voice_max_turn_chars: int = Field(
         4000, ge=100, le=100_000, description="Spoken reply length cap per turn (characters)."
     )
+    voice_idle_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="A voice session that receives no audio for this long ends (idle_timeout).",
+    )
+    voice_max_session_s: float = Field(
+        1800.0,
+        gt=0,
+        le=86_400,
+        description="Longest voice session (s); it ends with a spoken notice (max_duration).",
+    )
+    voice_max_session_notice: str = Field(
+        "This call has reached its maximum length. Goodbye!",
+        min_length=1,
+        max_length=500,
+        description="Spoken when a voice session reaches PARLEY_VOICE_MAX_SESSION_S.",
+    )
 
     # speech providers: STT and TTS engines, vendor keys and endpoints
     stt_provider: Literal["auto", "pocketsphinx", "groq"] = Field(
