@@ -24,6 +24,7 @@ from tests.integration.webrtc.caller import SPEECH_RMS, WebRtcCaller
 
 LATE_AFTER_S = 0.040
 GAP_S = 1.2
+CALL_TIMEOUT_S = 240.0
 
 
 def _reply_frames(
@@ -84,7 +85,12 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     async def one(index: int) -> dict[str, Any]:
         await asyncio.sleep(rng.random() * min(1.0, args.callers / 50))
-        return {"caller": index, **await call(args.http_url, args.bot_id, args.secret, speech)}
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT_S):
+                result = await call(args.http_url, args.bot_id, args.secret, speech)
+        except TimeoutError:
+            result = {"turns": [], "errors": [{"code": "call_timeout", "message": ""}]}
+        return {"caller": index, **result}
 
     return list(await asyncio.gather(*(one(i) for i in range(args.callers))))
 

@@ -48,8 +48,10 @@ class MicTrack(MediaStreamTrack):
             self._queue.append(pcm16k[i : i + step].ljust(step, b"\x00"))
         self._drained.clear()
 
-    async def said(self) -> None:
-        await self._drained.wait()
+    async def said(self, timeout_s: float = 60) -> None:
+        """Until everything queued has been sent (bounded: a dead connection stops reading)."""
+        async with asyncio.timeout(timeout_s):
+            await self._drained.wait()
 
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":

@@ -3,18 +3,26 @@
 Client → server: ``session.start`` (``bot_id``; sample rates and channels are ignored, since
 audio is Opus at 48 kHz in the media tracks) and ``session.end``. Server → client: every event
 of docs/voice-protocol.md, unchanged. Parsing is sans-I/O and fails only with
-:class:`ProtocolViolation` (the same codes as over the WebSocket); :class:`ChannelOutbound` is
-the session's ``Outbound``: JSON to the channel, reply PCM to the :class:`ReplyTrack`.
+:class:`ProtocolViolation` (the same codes as over the WebSocket); :class:`WebRtcTransport` is
+the engine's transport: events to the channel, reply PCM to the :class:`ReplyTrack`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 from uuid import UUID
 
 from voice_server.voice.audio import PIPELINE_RATE
-from voice_server.voice.protocol import ProtocolViolation, SessionEnd, SessionStart
+from voice_server.voice.protocol import (
+    AudioEnd,
+    ProtocolViolation,
+    ServerEvent,
+    SessionEnd,
+    SessionStart,
+    encode,
+)
 from voice_server.voice.webrtc.reply_track import REPLY_RATE, ReplyTrack
 
 CHANNEL_LABEL = "parley"
@@ -68,29 +76,35 @@ class DataChannel(Protocol):
     def send(self, data: str | bytes) -> None: ...
 
 
-class ChannelOutbound:
-    """The session's outbound over WebRTC. ``interrupted`` empties the reply track before the
-    event goes out, so the caller hears silence within one frame of the barge-in."""
+class WebRtcTransport:
+    """The engine's :class:`~voice_server.voice.engine.transport.Transport` over WebRTC: events
+    to the data channel, reply PCM to the :class:`ReplyTrack`. :meth:`clear_audio` empties the
+    track, so the caller hears silence within one frame of a barge-in."""
 
-    def __init__(self, channel: DataChannel, track: ReplyTrack) -> None:
+    def __init__(
+        self, channel: DataChannel, track: ReplyTrack, connected: Callable[[], bool]
+    ) -> None:
         self._channel = channel
         self._track = track
+        self._connected = connected
 
-    async def send_json(self, data: dict[str, Any]) -> None:
-        kind = data.get("type")
-        if kind == "interrupted":
-            self._track.flush()
-        elif kind == "audio.end":
-            self._track.buffer.end_of_reply()
-        send_event(self._channel, data)
+    async def send_event(self, event: ServerEvent) -> None:
+        if isinstance(event, AudioEnd):
+            self._track.buffer.end_of_reply()  # silence from now on is not an underrun
+        if not self._connected():
+            raise ChannelGone("the peer connection is closed")
+        send_text(self._channel, encode(event))
 
-    async def send_bytes(self, data: bytes) -> None:
-        self._track.push(data)
+    async def send_audio(self, pcm: bytes) -> None:
+        self._track.push(pcm)
+
+    def clear_audio(self) -> None:
+        self._track.flush()
 
 
-def send_event(channel: DataChannel, data: dict[str, Any]) -> None:
+def send_text(channel: DataChannel, text: str) -> None:
     if channel.readyState != "open":
         raise ChannelGone("the data channel is closed")
     if channel.bufferedAmount > MAX_BUFFERED_BYTES:
         raise ChannelGone("the peer does not read the data channel")
-    channel.send(json.dumps(data, separators=(",", ":")))
+    channel.send(text)

@@ -22,6 +22,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 
 from voice_server.errors import ServiceUnavailable
+from voice_server.metrics import Metrics
 from voice_server.settings import Settings
 from voice_server.voice.webrtc.errors import BadOffer, PeersExhausted, UnknownPeer
 from voice_server.voice.webrtc.network import NetworkConfig, gather_only_on
@@ -33,6 +34,36 @@ _log = logging.getLogger("parley.voice.webrtc")
 CLOSE_TIMEOUT_S = 10.0  # a call's teardown (storing it included) before its task is cancelled
 
 
+class WebRtcMetrics:
+    """What the reply tracks did, added up as each call ends (nothing on the audio path)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.reply_frames = metrics.counter(
+            "parley_webrtc_reply_frames_total",
+            "20 ms frames the WebRTC reply tracks sent, by content (reply audio or silence).",
+            ["content"],
+        )
+        self.late_frames = metrics.counter(
+            "parley_webrtc_late_reply_frames_total",
+            "Reply-audio frames a track handed out more than one frame behind its clock.",
+        )
+        self.underruns = metrics.counter(
+            "parley_webrtc_reply_underruns_total",
+            "Frames of silence sent while a reply was still being spoken (the pipeline was late).",
+        )
+        self.calls = metrics.counter(
+            "parley_webrtc_calls_total", "WebRTC calls ended, by reason.", ["reason"]
+        )
+
+    def call_ended(self, peer: Peer) -> None:
+        buffer = peer.track.buffer
+        self.reply_frames.labels("audio").inc(buffer.audio_frames_out)
+        self.reply_frames.labels("silence").inc(buffer.frames_out - buffer.audio_frames_out)
+        self.late_frames.inc(peer.track.late_frames)
+        self.underruns.inc(buffer.underruns)
+        self.calls.labels(peer.stop_reason or "unknown").inc()
+
+
 class PeerManager:
     def __init__(
         self,
@@ -40,9 +71,11 @@ class PeerManager:
         *,
         max_peers: int = 200,
         timeouts: PeerTimeouts | None = None,
+        metrics: WebRtcMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.network = network
+        self.metrics = metrics
         self.max_peers = max_peers
         self.timeouts = timeouts or PeerTimeouts()
         self._clock = clock
@@ -141,6 +174,8 @@ class PeerManager:
         finally:
             self._peers.pop(peer.id, None)
             self._tasks.pop(peer.id, None)
+            if self.metrics is not None:
+                self.metrics.call_ended(peer)
 
 
 def lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
@@ -151,6 +186,7 @@ def lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextMan
             network,
             max_peers=settings.webrtc_max_peers,
             timeouts=PeerTimeouts(idle_s=settings.webrtc_idle_timeout_s),
+            metrics=WebRtcMetrics(app.state.metrics) if app.state.get("metrics") else None,
         )
         with gather_only_on(network.interfaces):
             app.state.webrtc = manager

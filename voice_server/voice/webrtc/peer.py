@@ -16,39 +16,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from voice_server.brain import BotProfile, Brain
-from voice_server.db.types import Connection
 from voice_server.errors import QuotaExceeded
 from voice_server.principal import Principal
-from voice_server.voice.allowance import (
-    END_REASON,
-    QUOTA_EXCEEDED,
-    QuotaAllowance,
-    SessionAllowance,
-    VoiceQuota,
-)
+from voice_server.voice.allowance import VoiceQuota
 from voice_server.voice.audio import PIPELINE_RATE
-from voice_server.voice.protocol import ProtocolViolation, SessionEnd, error_event
-from voice_server.voice.providers.base import ProviderError
+from voice_server.voice.calls import Admission, admit, open_session, refuse
+from voice_server.voice.protocol import ProtocolViolation, ServerEvent, SessionEnd, encode
+from voice_server.voice.protocol import error_event as error
 from voice_server.voice.services import VoiceServices
-from voice_server.voice.session import Engines, SessionOverflow, VoiceSession
-from voice_server.voice.store import StoredSession
+from voice_server.voice.session import SessionOverflow, VoiceSession
 from voice_server.voice.webrtc.channel import (
     CHANNEL_LABEL,
     ChannelGone,
-    ChannelOutbound,
+    WebRtcTransport,
     parse_message,
-    send_event,
+    send_text,
 )
 from voice_server.voice.webrtc.inbound import CallerAudio
 from voice_server.voice.webrtc.reply_track import REPLY_RATE, ReplyTrack
@@ -57,7 +48,6 @@ _log = logging.getLogger("parley.voice.webrtc")
 
 MAX_INBOX = 64  # messages waiting to be read; a client that floods the channel loses the rest
 MAX_ERRORS_IN_A_ROW = 20
-NOTICE_TTS_TIMEOUT_S = 10.0
 DRAIN_TIMEOUT_S = 1.0  # for the last events (session.ended) to leave before the connection closes
 # The peer's own end of the call: nothing can be sent to it any more.
 CLIENT_GONE = frozenset({"peer_closed", "ice_failed", "data_channel_closed", "idle_timeout"})
@@ -101,6 +91,7 @@ class Peer:
         self._last_activity = clock()
         self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self._channel: RTCDataChannel | None = None
+        self.transport: WebRtcTransport | None = None
         self._remote: MediaStreamTrack | None = None
         self._remote_ready = asyncio.Event()
         self._sink: Callable[[bytes], None] | None = None
@@ -116,6 +107,7 @@ class Peer:
             channel.close()
             return
         self._channel = channel
+        self.transport = WebRtcTransport(channel, self.track, self._connected)
         channel.on("message", self._on_message)
         channel.on("close", lambda: self.stop("data_channel_closed"))
 
@@ -130,6 +122,11 @@ class Peer:
         if track.kind == "audio" and self._remote is None:
             self._remote = track
             self._remote_ready.set()
+
+    def _connected(self) -> bool:
+        # aiortc's channel stays "open" for a while after DTLS has gone, and a send then fails
+        # in a task of its own ("Task exception was never retrieved"): check the connection.
+        return self.pc.connectionState == "connected"
 
     def _on_connection_state(self) -> None:
         state = self.pc.connectionState
@@ -154,14 +151,14 @@ class Peer:
         try:
             start = await self._await_start()
             if start:
-                admitted = await self._admit()
-                if admitted is not None:
-                    await self._converse(*admitted)
+                admission = await self._admit()
+                if admission is not None:
+                    await self._converse(admission)
         except asyncio.CancelledError:
             raise
         except Exception:
             _log.exception("webrtc call failed")
-            self._send(error_event("internal_error", "the server failed", fatal=True))
+            self._send(error("internal_error", "the server failed", fatal=True))
         finally:
             for task in helpers:
                 task.cancel()
@@ -187,9 +184,7 @@ class Peer:
                         if not self._error(exc):
                             return False
         except TimeoutError:
-            self._send(
-                ProtocolViolation("start_timeout", "no session.start received", close=0).event()
-            )
+            self._send(error("start_timeout", "no session.start received", fatal=True))
             self.stop("start_timeout")
         return False
 
@@ -197,115 +192,63 @@ class Peer:
         """Tell the caller; False when there have been too many in a row (the call ends)."""
         self._errors_in_a_row += 1
         if self._errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
-            self._send(
-                error_event("too_many_errors", "too many protocol errors in a row", fatal=True)
-            )
+            self._send(error("too_many_errors", "too many protocol errors in a row", fatal=True))
             self.stop("protocol_errors")
             return False
-        self._send(exc.event())
+        self._send(exc.error())
         return True
 
-    def _send(self, event: dict[str, Any]) -> None:
-        if self._channel is None:
+    def _send(self, event: ServerEvent) -> None:
+        """An event outside the session (before it starts, or when it cannot)."""
+        if self._channel is None or not self._connected():
             return
         with contextlib.suppress(ChannelGone):
-            send_event(self._channel, event)
+            send_text(self._channel, encode(event))
 
-    async def _admit(self) -> tuple[StoredSession, SessionAllowance | None] | None:
-        """The plan's check and the session's row, atomically (as over the WebSocket)."""
+    async def _admit(self) -> Admission | None:
+        """The plan's check and the session's row, atomically (as for every transport); None
+        when refused, after the caller has been told why and heard the notice."""
         call = self.call
-        services, quota, bot = call.services, call.quota, call.bot
-        granted: list[QuotaAllowance] = []
-
-        async def admit(conn: Connection) -> None:
-            assert quota is not None
-            granted.append(await quota.check(bot.tenant_id, "voice_session", conn=conn))
-
         try:
-            stored = await services.store.start_session(
-                bot, "webrtc", PIPELINE_RATE, REPLY_RATE, admit=admit if quota else None
+            return await admit(
+                call.services,
+                call.quota,
+                call.bot,
+                transport_name="webrtc",
+                input_rate=PIPELINE_RATE,
+                output_rate=REPLY_RATE,
             )
         except QuotaExceeded as exc:
-            await self._refuse(exc)
+            assert self.transport is not None
+            with contextlib.suppress(ChannelGone):
+                await refuse(call.services, self.transport, exc, call.bot, REPLY_RATE)
+            self.stop("quota_exceeded")
             return None
-        if not granted or quota is None:
-            return stored, None
-        notice = services.settings.billing_voice_limit_notice
-        others = functools.partial(
-            quota.voice_seconds_used, bot.tenant_id, excluding_session=stored.session_id
-        )
-        return stored, SessionAllowance.admitted(granted[0], notice, others)
 
-    async def _refuse(self, exc: QuotaExceeded) -> None:
-        settings = self.call.services.settings
-        busy = exc.extensions.get("limit_name") == "concurrent_voice_sessions"
-        notice = settings.billing_voice_busy_notice if busy else settings.billing_voice_limit_notice
-        self._send(error_event(QUOTA_EXCEEDED, exc.detail, fatal=True, **exc.extensions))
-        self._send({"type": "notice", "code": QUOTA_EXCEEDED, "turn": None, "text": notice})
-        await self._speak(notice)
-        self.stop(QUOTA_EXCEEDED)
-
-    async def _speak(self, text: str) -> None:
-        """Say ``text`` on the reply track and return when it has been played."""
-        providers = self.call.services.providers
-        if providers is None:
-            return
-        config = self.call.services.config.for_bot(self.call.bot.config, self.call.bot.language)
-        for tts in (providers.tts, providers.fallback_tts):
-            if tts is None:
-                continue
-            chunks: list[bytes] = []
-            try:
-                async with asyncio.timeout(NOTICE_TTS_TIMEOUT_S):
-                    async for chunk in tts.synthesize(
-                        text, sample_rate=REPLY_RATE, options=config.voice
-                    ):
-                        chunks.append(chunk)
-            except (ProviderError, TimeoutError) as exc:
-                _log.warning("the limit notice could not be spoken: %r", exc)
-                continue
-            self._send({"type": "audio.start", "turn": None, "sample_rate": REPLY_RATE})
-            self.track.push(b"".join(chunks))
-            await asyncio.sleep(self.track.buffer.buffered_ms / 1000 + 0.04)
-            self.track.buffer.end_of_reply()
-            self._send({"type": "audio.end", "turn": None})
-            return
-
-    async def _converse(self, stored: StoredSession, allowance: SessionAllowance | None) -> None:
+    async def _converse(self, admission: Admission) -> None:
         call = self.call
-        services = call.services
-        providers = services.require_providers()
-        assert self._channel is not None
-        session = VoiceSession(
-            Engines(
-                stt=providers.stt,
-                tts=providers.tts,
-                brain=call.brain,
-                store=services.store,
-                metrics=services.metrics,
-                fallback_tts=providers.fallback_tts,
-            ),
-            services.config.for_bot(call.bot.config, call.bot.language),
+        assert self.transport is not None
+        session = open_session(
+            call.services,
+            call.brain,
             call.bot,
-            ChannelOutbound(self._channel, self.track),
+            self.transport,
+            admission,
+            transport_name="webrtc",
             input_rate=PIPELINE_RATE,
             channels=1,
             output_rate=REPLY_RATE,
-            transport="webrtc",
-            stored=stored,
-            allowance=allowance,
         )
         self.session = session
         try:
-            async with services.manager.run(session):
+            async with call.services.manager.run(session):
                 self._sink = session.feed_audio
                 try:
                     await self._serve(session)
                 finally:
                     self._sink = None
                 reason = self.stop_reason or "server_closed"
-                if session.end_reason != END_REASON:
-                    session.end_reason = reason
+                session.end(reason)  # the session's own reason (plan limit, idle) stands
                 if reason in CLIENT_GONE:
                     session.client_gone()
         except* SessionOverflow:
@@ -336,10 +279,10 @@ class Peer:
                     )
                 except ProtocolViolation as exc:
                     self._errors_in_a_row += 1
-                    session.emit(exc.event())
+                    session.emit(exc.error())
                     if self._errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
                         session.emit(
-                            error_event("too_many_errors", "too many protocol errors", fatal=True)
+                            error("too_many_errors", "too many protocol errors", fatal=True)
                         )
                         self.stop("protocol_errors")
                         return
@@ -369,8 +312,8 @@ class Peer:
                     sink(pcm)
                 except SessionOverflow as exc:
                     if self.session is not None:
-                        self.session.end_reason = "overflow"
-                        self.session.emit(error_event("overflow", str(exc), fatal=True))
+                        self.session.end("overflow")
+                        self.session.emit(error("overflow", str(exc), fatal=True))
                     self.stop("overflow")
                     return
 
@@ -384,7 +327,7 @@ class Peer:
 
     async def _close_connection(self) -> None:
         channel = self._channel
-        if channel is not None and channel.readyState == "open":
+        if channel is not None and channel.readyState == "open" and self._connected():
             # A graceful close: SCTP resets the stream only after the queued events (the last
             # is session.ended), so the caller gets them before the connection goes away.
             self.stop("server_closed")
