@@ -123,7 +123,9 @@ class WebRtcCaller:
                 rms = float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
                 self.heard.append(Heard(time.monotonic(), rms))
 
-    async def offer(self, bot_id: UUID | str, *, trickle: bool = False) -> httpx.Response:
+    async def offer(
+        self, bot_id: UUID | str, *, trickle: bool = False, token: str | None = None
+    ) -> httpx.Response:
         """POST the offer; on 201 apply the answer (and with ``trickle``, send the candidates
         by PATCH instead of in the offer)."""
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -142,6 +144,7 @@ class WebRtcCaller:
                 "/v1/voice/webrtc/offer",
                 json={"bot_id": str(bot_id), "sdp": sdp, "type": "offer"},
                 headers=self.headers,
+                params={"token": token} if token else None,
             )
             if answer.status_code != 201:
                 return answer

@@ -113,15 +113,41 @@ async def test_wrong_credentials_are_refused(
             assert_problem(await caller.offer(bot), status, slug)
         finally:
             await caller.close()
+    # The peer id is the capability for PATCH and DELETE (the token was spent by the offer).
     mine = WebRtcCaller(webrtc_server.url, webrtc_server.headers)
     try:
         assert (await mine.offer(bot)).status_code == 201
-        async with httpx.AsyncClient(base_url=webrtc_server.url, headers=other.secret_headers) as h:
-            stolen = await h.delete(f"/v1/voice/webrtc/{mine.peer_id}")
-            assert_problem(stolen, 404, "unknown-peer-connection")
-        await mine.start(bot)  # the call is untouched
+        await mine.start(bot)
+        async with httpx.AsyncClient(base_url=webrtc_server.url) as anonymous:
+            assert (await anonymous.delete(f"/v1/voice/webrtc/{mine.peer_id}")).status_code == 204
     finally:
         await mine.close()
+    await no_call_left(webrtc_server)
+
+
+async def test_a_widget_calls_with_a_single_use_session_token(
+    webrtc_server: WebRtcServer,
+) -> None:
+    tenant = webrtc_server.tenant
+    async with httpx.AsyncClient(base_url=webrtc_server.url) as http:
+        issued = await http.post(
+            f"/v1/bots/{tenant.bot_id}/sessions",
+            headers=tenant.widget_headers,
+            json={"transport": "webrtc"},
+        )
+    assert issued.status_code == 201, issued.text
+    token = issued.json()["token"]
+    browser = {"Origin": tenant.origin}
+    caller = WebRtcCaller(webrtc_server.url, browser)
+    again = WebRtcCaller(webrtc_server.url, browser)
+    try:
+        assert (await caller.offer(tenant.bot_id, token=token)).status_code == 201
+        started = await caller.start(tenant.bot_id)
+        assert started["type"] == "session.started"
+        assert_problem(await again.offer(tenant.bot_id, token=token), 401, "unauthenticated")
+    finally:
+        await caller.close()
+        await again.close()
     await no_call_left(webrtc_server)
 
 

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiortc import RTCDataChannel, RTCPeerConnection
@@ -58,10 +58,12 @@ class CallContext:
     """Who called, for which bot, and what the session talks to (checked at the offer)."""
 
     bot: BotProfile
-    principal: Principal
+    principal: Principal | None  # None: an anonymous development call (voice_allow_anonymous)
     services: VoiceServices
     brain: Brain
     quota: VoiceQuota | None = None
+    # Runs once the call has ended (the accounts package frees a widget visitor's slot).
+    on_end: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,11 @@ class Peer:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             await self._close_connection()
+            if self.call.on_end is not None:
+                try:
+                    await self.call.on_end()
+                except Exception:
+                    _log.exception("the end of a webrtc call could not be recorded")
 
     async def _await_start(self) -> bool:
         try:

@@ -4,29 +4,32 @@
     PATCH  /v1/voice/webrtc/{peer_id}    {candidates: [RTCIceCandidateInit, ...]} → 200
     DELETE /v1/voice/webrtc/{peer_id}    → 204, once the call is stored and closed
 
-The caller is the app's ``principal`` (the same credentials as the WebSocket); the peer id is
-random (192 bits) and, with the caller's tenant checked again on PATCH and DELETE, is the only
-handle on a call. Errors are problem documents (voice_server.problems).
+The offer carries the same credentials as the WebSocket, resolved by the same function
+(:func:`voice_server.voice.gate.voice_principal`): a single-use session token in ``?token=``
+(browsers), or a secret key or user token in ``Authorization``. The token is spent by the
+offer, so PATCH and DELETE cannot present it again: as with WHIP (RFC 9725) resource URLs, the
+peer id itself (192 random bits, returned only to the offerer) is what authorizes them. Errors
+are problem documents (voice_server.problems).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from litestar import Controller, Response, delete, patch, post
+from litestar import Controller, Request, Response, delete, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, SkipValidation
 
 from voice_server.brain import Brain
-from voice_server.errors import InvalidInput, NotFound, ServiceUnavailable, Unauthenticated
-from voice_server.principal import Principal
+from voice_server.errors import InvalidInput, NotFound, ServiceUnavailable
 from voice_server.voice.allowance import VoiceQuota
+from voice_server.voice.gate import voice_principal
 from voice_server.voice.services import VoiceServices
-from voice_server.voice.webrtc.errors import UnknownPeer
 from voice_server.voice.webrtc.manager import PeerManager
-from voice_server.voice.webrtc.peer import CallContext, Peer
+from voice_server.voice.webrtc.peer import CallContext
 from voice_server.voice.webrtc.sdp import MAX_CANDIDATES_PER_REQUEST, parse_candidate
 
 
@@ -63,11 +66,18 @@ class CandidatesOut:
     added: int
 
 
-def _own(peer: Peer, principal: Principal) -> Peer:
-    # Another tenant's call answers as if it did not exist.
-    if peer.call.principal.tenant_id != principal.tenant_id:
-        raise UnknownPeer("no such peer connection on this server")
-    return peer
+def _release_leases_later(request: Request[Any, Any, Any]) -> Callable[[], Awaitable[None]] | None:
+    """A widget visitor's session slot (taken with the token) is held for the whole call, not
+    just this request: the call releases it as it ends."""
+    try:
+        from dashboard_api.voice_access import release, take_leases
+    except ImportError:  # no accounts package, no leases
+        return None
+    leases = take_leases(request.scope)
+    if not leases:
+        return None
+    state = request.app.state
+    return lambda: release(state, leases)
 
 
 class WebRtcController(Controller):
@@ -77,30 +87,31 @@ class WebRtcController(Controller):
     @post("/offer", status_code=201)
     async def offer(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[OfferIn],
         voice_services: NamedDependency[VoiceServices],
         webrtc_peers: NamedDependency[SkipValidation[PeerManager]],
-        principal: NamedDependency[Principal],
         brain: NamedDependency[SkipValidation[Brain | None]] = None,
         quota: NamedDependency[SkipValidation[VoiceQuota | None]] = None,
     ) -> Response[AnswerOut]:
         """Start a voice call over WebRTC: send the browser's SDP offer (with the `parley`
         data channel and the microphone track), get the answer and the call's id."""
-        if principal.kind == "publishable_key":
-            # A widget key is public: browsers trade it (with their Origin) for a session token.
-            raise Unauthenticated(
-                "a publishable key cannot open a voice call: use a session token from "
-                "POST /v1/bots/{bot_id}/sessions"
-            )
-        bot = await voice_services.store.find_bot(data.bot_id, principal.tenant_id)
-        if bot is None or not principal.may_use_bot(bot.id):
-            raise NotFound(f"no bot {data.bot_id}")
-        if brain is None:
-            raise ServiceUnavailable("voice conversations are not available on this server")
-        voice_services.require_providers()
-        peer, answer = await webrtc_peers.open(
-            data.sdp, CallContext(bot, principal, voice_services, brain, quota)
-        )
+        principal = await voice_principal(request)
+        on_end = _release_leases_later(request)
+        try:
+            tenant = principal.tenant_id if principal else None
+            bot = await voice_services.store.find_bot(data.bot_id, tenant)
+            if bot is None or (principal is not None and not principal.may_use_bot(bot.id)):
+                raise NotFound(f"no bot {data.bot_id}")
+            if brain is None:
+                raise ServiceUnavailable("voice conversations are not available on this server")
+            voice_services.require_providers()
+            call = CallContext(bot, principal, voice_services, brain, quota, on_end)
+            peer, answer = await webrtc_peers.open(data.sdp, call)
+        except BaseException:
+            if on_end is not None:
+                await on_end()  # no call: the slot is free again
+            raise
         return Response(
             AnswerOut(peer.id, answer),
             status_code=201,
@@ -113,10 +124,9 @@ class WebRtcController(Controller):
         peer_id: FromPath[str],
         data: JSONBody[CandidatesIn],
         webrtc_peers: NamedDependency[SkipValidation[PeerManager]],
-        principal: NamedDependency[Principal],
     ) -> CandidatesOut:
         """Add the caller's trickled ICE candidates (an empty `candidate` ends them)."""
-        _own(webrtc_peers.get(peer_id), principal)
+        webrtc_peers.get(peer_id)
         if len(data.candidates) > MAX_CANDIDATES_PER_REQUEST:
             raise InvalidInput(f"at most {MAX_CANDIDATES_PER_REQUEST} candidates per request")
         parsed = [parse_candidate(c.candidate, c.sdpMid, c.sdpMLineIndex) for c in data.candidates]
@@ -128,8 +138,6 @@ class WebRtcController(Controller):
         self,
         peer_id: FromPath[str],
         webrtc_peers: NamedDependency[SkipValidation[PeerManager]],
-        principal: NamedDependency[Principal],
     ) -> None:
         """End the call; answers once it is stored and its connection closed."""
-        _own(webrtc_peers.get(peer_id), principal)
         await webrtc_peers.close(peer_id)
