@@ -105,3 +105,27 @@ async def test_a_server_that_stops_stores_and_closes_its_live_calls(
         await caller.close()
     session = await stored_session(database_url)
     assert session["end_reason"] == "server_shutdown"
+
+
+async def test_offers_beyond_the_servers_peer_limit_get_503(
+    tmp_path: Path, database_url: str
+) -> None:
+    tenant = await create_tenant(database_url)
+    app = create_app(make_settings(tmp_path, database_url=database_url, webrtc_max_peers=1))
+    async with serve_app(app) as url:
+        first = WebRtcCaller(url, tenant.secret_headers)
+        second = WebRtcCaller(url, tenant.secret_headers)
+        try:
+            assert (await first.offer(tenant.bot_id)).status_code == 201
+            busy = await second.offer(tenant.bot_id)
+            assert busy.status_code == 503
+            assert busy.json()["type"] == "https://parley.dev/problems/webrtc-busy"
+            assert (await first.delete()).status_code == 204
+            third = await second.offer(tenant.bot_id)  # a line is free again
+            assert third.status_code == 201
+            assert (await second.delete()).status_code == 204
+        finally:
+            await first.close()
+            await second.close()
+        manager: PeerManager = app.state.webrtc
+        assert manager.live_connections == 0
