@@ -7,7 +7,10 @@ import asyncio
 import time
 from pathlib import Path
 
+import aioice.ice
 import asyncpg
+import ifaddr
+import pytest
 
 from tests.conftest import make_settings
 from tests.integration.voice.harness import eventually
@@ -129,3 +132,41 @@ async def test_offers_beyond_the_servers_peer_limit_get_503(
             await second.close()
         manager: PeerManager = app.state.webrtc
         assert manager.live_connections == 0
+
+
+def first_ipv4() -> str:
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and not ip.ip.startswith("127."):
+                return ip.ip
+    pytest.skip("no IPv4 interface besides loopback")
+
+
+async def test_the_answer_gathers_only_on_chosen_interfaces_and_advertises_the_nat_address(
+    tmp_path: Path, database_url: str
+) -> None:
+    tenant = await create_tenant(database_url)
+    original = aioice.ice.get_host_addresses
+    settings = make_settings(
+        tmp_path,
+        database_url=database_url,
+        webrtc_interfaces=first_ipv4(),
+        webrtc_host_address="203.0.113.9",
+    )
+    app = create_app(settings)
+    async with serve_app(app) as url:
+        caller = WebRtcCaller(url, tenant.secret_headers)
+        try:
+            answer = await caller.offer(tenant.bot_id)
+            assert answer.status_code == 201
+            hosts = [
+                line.split(" ")[4:6]
+                for line in answer.json()["sdp"].split("\r\n")
+                if line.startswith("a=candidate:") and " typ host" in line
+            ]
+            assert hosts
+            assert {address for address, _ in hosts} == {"203.0.113.9"}  # IPv4 only, NATed
+            assert (await caller.delete()).status_code == 204
+        finally:
+            await caller.close()
+    assert aioice.ice.get_host_addresses is original  # restored with the app's lifespan
