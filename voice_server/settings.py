@@ -197,6 +197,62 @@ class Settings(BaseSettings):
         "https://api.deepgram.com", description="Deepgram API base URL (the SDK adds /v1/...)."
     )
 
+    # WebRTC transport (voice_server/voice/webrtc): ICE servers and what the server advertises
+    webrtc_ice_servers: str = Field(
+        "",
+        description="Comma-separated STUN/TURN URLs, e.g. stun:stun.example.com:3478,"
+        "turn:turn.example.com:3478?transport=udp (aiortc uses the first of each kind). "
+        "Empty: host candidates only.",
+    )
+    webrtc_turn_username: str | None = Field(None, description="Username of the TURN server.")
+    webrtc_turn_password: SecretStr | None = Field(
+        None, description="Password (credential) of the TURN server."
+    )
+    webrtc_host_address: str | None = Field(
+        None,
+        description="IP address advertised in place of the host candidates' addresses (1:1 NAT, "
+        "e.g. a cloud VM's public IP). Unset: the interfaces' own addresses.",
+    )
+    webrtc_interfaces: str = Field(
+        "",
+        description="Comma-separated interface names or IP addresses to gather candidates on. "
+        "Empty: every interface (aiortc probes all of them).",
+    )
+    webrtc_idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="A WebRTC session ends when no audio or message arrives for this long (s).",
+    )
+    webrtc_max_peers: int = Field(
+        200, ge=1, le=10_000, description="Most WebRTC peer connections one server holds."
+    )
+
+    @field_validator("webrtc_ice_servers")
+    @classmethod
+    def _ice_urls(cls, value: str) -> str:
+        from aiortc.rtcicetransport import parse_stun_turn_uri
+
+        for url in (part.strip() for part in value.split(",")):
+            if url:
+                try:
+                    parse_stun_turn_uri(url)
+                except ValueError as exc:
+                    raise ValueError(f"{url!r} is not a STUN or TURN URL ({exc})") from None
+        return value
+
+    @field_validator("webrtc_host_address")
+    @classmethod
+    def _host_address(cls, value: str | None) -> str | None:
+        import ipaddress
+
+        if value is None or not value.strip():
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address") from None
+
     @field_validator("groq_api_key", "deepgram_api_key")
     @classmethod
     def _blank_key_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
