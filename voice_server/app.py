@@ -29,12 +29,20 @@ _log = logging.getLogger("parley.app")
 def package_plugins(settings: Settings) -> list[PackagePlugin]:
     """Every package's contribution, in the order their lifespans start."""
     from billing.plugin import plugin as billing
+    from dashboard_api.console.plugin import plugin as console
     from dashboard_api.plugin import plugin as dashboard_api
     from rag.plugin import plugin as rag
     from voice_server.voice.plugin import plugin as voice
 
     operations = PackagePlugin(name="operations", route_handlers=[HealthController])
-    return [operations, dashboard_api(settings), billing(settings), rag(settings), voice(settings)]
+    return [
+        operations,
+        dashboard_api(settings),
+        billing(settings),
+        rag(settings),
+        voice(settings),
+        console(settings),
+    ]
 
 
 def provide_database(state: State) -> Database:
@@ -88,6 +96,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
             **{k: v for p in plugins for k, v in p.dependencies.items()},
         },
         middleware=[rate_limit_headers_middleware],
+        plugins=[p for plugin in plugins for p in plugin.app_plugins],
         lifespan=[database_lifespan],
         exception_handlers=exception_handlers(),
         state=State(
