@@ -95,6 +95,7 @@ class KnowledgePages(Controller):
         require_scope(console_user.principal, "documents:write")
         content_type, options = parse_options_header(request.headers.get("content-type", ""))
         if content_type != "multipart/form-data" or not options.get("boundary"):
+            await check_csrf(request)  # a forged post is told so, whatever its body
             raise InvalidInput("choose one or more files to upload")
         added: list[str] = []
 
