@@ -89,8 +89,12 @@ async def _snapshot(database_url: str, tenant_id: UUID) -> list[object]:
         tables = ("bots", "api_keys", "conversations", "messages", "documents", "users",
                   "invitations", "call_recordings")  # fmt: skip
         return [
-            [dict(r) for r in await conn.fetch(
-                f"SELECT * FROM {t} WHERE tenant_id = $1 ORDER BY id", tenant_id)]  # fmt: skip
+            [
+                dict(r)
+                for r in await conn.fetch(
+                    f"SELECT * FROM {t} WHERE tenant_id = $1 ORDER BY id", tenant_id
+                )
+            ]  # fmt: skip
             for t in tables
         ]
     finally:
@@ -155,7 +159,10 @@ async def test_every_unsafe_console_route_refuses_a_missing_or_foreign_csrf_toke
                 failures.append(f"{method} {path} token={token[:6]!r}: {response.status_code}")
         # A form posted from another site is refused before its token is even read.
         response = await console.http.request(
-            method, url, data={"csrf_token": console.csrf}, headers={"Origin": "https://evil.example"}
+            method,
+            url,
+            data={"csrf_token": console.csrf},
+            headers={"Origin": "https://evil.example"},
         )
         if response.status_code != 403:
             failures.append(f"{method} {path} cross-site: {response.status_code}")
