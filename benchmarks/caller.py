@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -77,13 +78,28 @@ class _Listener:
                     self.errors.append(event)
 
 
+async def session_url(ws_url: str, bot_id: UUID, key: str, origin: str) -> str:
+    """The WebSocket URL with a session token, got the way the widget gets it (Parley refuses a
+    publishable key on the socket); other servers (the Pipecat bot) take the key as it is."""
+    if not key.startswith("ppk_"):
+        return f"{ws_url}?key={key}"
+    base = ws_url.replace("ws://", "http://", 1).split("/v1/", 1)[0]
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        response = await http.post(
+            f"/v1/bots/{bot_id}/sessions", headers={"X-Parley-Key": key, "Origin": origin}
+        )
+        response.raise_for_status()
+    return f"{ws_url}?token={response.json()['token']}"
+
+
 async def call(
     ws_url: str, bot_id: UUID, utterances: list[bytes], *, key: str, origin: str,
     gap_ms: int = 1200,
 ) -> CallResult:  # fmt: skip
     result = CallResult()
     listener = _Listener()
-    async with connect(f"{ws_url}?key={key}", origin=origin, max_size=2**22) as ws:  # type: ignore[arg-type]
+    async with connect(await session_url(ws_url, bot_id, key, origin), origin=origin,  # type: ignore[arg-type]
+                       max_size=2**22) as ws:  # fmt: skip
         reader = asyncio.create_task(listener.run(ws))
         try:
             await ws.send(json.dumps({"type": "session.start", "bot_id": str(bot_id),

@@ -52,7 +52,9 @@ def server_environment(database_url: str, data_dir: Path, port: int, vendors: Ve
         # Every caller comes from 127.0.0.1 with one widget key: a real deployment would see
         # them as many visitors, so the per-IP, per-key and per-tenant budgets are off.
         PARLEY_RATE_LIMIT_IP_PER_MINUTE="0", PARLEY_RATE_LIMIT_KEY_PER_MINUTE="0",
-        PARLEY_RATE_LIMIT_TENANT_PER_MINUTE="0",
+        PARLEY_RATE_LIMIT_TENANT_PER_MINUTE="0", PARLEY_VOICE_STARTS_IP_PER_MINUTE="0",
+        PARLEY_VOICE_STARTS_KEY_PER_MINUTE="0", PARLEY_VOICE_STARTS_TENANT_PER_MINUTE="0",
+        PARLEY_VOICE_SESSIONS_PER_VISITOR="0", PARLEY_VISITOR_VOICE_SECONDS_PER_HOUR="0",
     )  # fmt: skip
     if vendors is not None:
         env.update(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -11,16 +10,15 @@ import msgspec
 from dashboard_api.bot_schema import (
     COLUMN_FIELDS,
     CONFIG_FIELDS,
-    Appearance,
     BotCreate,
     BotOut,
     BotUpdate,
-    LlmSettings,
     VoiceSettings,
 )
 from dashboard_api.key_management import check_origins, create_publishable_key
 from dashboard_api.repositories import api_keys, bots
 from dashboard_api.repositories.bots import BotRow
+from voice_server.bot_config import BotConfig, BotVoice
 from voice_server.db.types import Connection
 from voice_server.errors import Conflict, InvalidInput, NotFound
 
@@ -34,30 +32,49 @@ def _origins(values: list[str]) -> list[str]:
 
 
 def bot_out(row: BotRow) -> BotOut:
-    config = row.config
-
-    def nested(name: str, kind: type[Any]) -> Any:
-        try:
-            return msgspec.convert(config.get(name) or {}, kind)
-        except msgspec.ValidationError:
-            return kind()  # a row written by an older version: fall back to defaults
-
+    config = BotConfig.from_stored(row.config)
     return BotOut(
         id=row.id,
         name=row.name,
         system_prompt=row.system_prompt,
         greeting=row.greeting,
         language=row.language,
-        starter_questions=list(config.get("starter_questions", [])),
-        llm=nested("llm", LlmSettings),
-        voice=nested("voice", VoiceSettings),
-        end_of_turn_silence_ms=int(config.get("end_of_turn_silence_ms", 700)),
-        knowledge_scope=str(config.get("knowledge_scope", "tenant")),
-        appearance=nested("appearance", Appearance),
-        allowed_origins=list(config.get("allowed_origins", [])),
+        starter_questions=config.starter_questions,
+        llm=config.llm,
+        voice=config.voice,
+        knowledge_scope=config.knowledge_scope,
+        appearance=config.appearance,
+        allowed_origins=config.allowed_origins,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def _voice(written: VoiceSettings, old_silence: int | None) -> BotVoice:
+    """The one-name form of a written ``voice`` object (old names folded in; a clash is a 400
+    naming the old field)."""
+    fields = msgspec.structs.asdict(written)
+    old_voice = fields.pop("voice")
+    if old_voice is not msgspec.UNSET:
+        if written.voice_id is not None and written.voice_id != old_voice:
+            raise InvalidInput(
+                "voice.voice is the old name of voice.voice_id; send one of them",
+                field="voice.voice",
+            )
+        fields["voice_id"] = old_voice
+    if old_silence is not None:
+        if written.end_of_turn_silence_ms not in (None, old_silence):
+            raise InvalidInput(
+                "end_of_turn_silence_ms is the old name of voice.end_of_turn_silence_ms; "
+                "send one of them",
+                field="end_of_turn_silence_ms",
+            )
+        fields["end_of_turn_silence_ms"] = old_silence
+    return BotVoice(**fields)
+
+
+def _unset_to_none(value: int | msgspec.UnsetType) -> int | None:
+    return None if value is msgspec.UNSET else value
 
 
 async def get_bot(conn: Connection, tenant_id: UUID, bot_id: UUID) -> BotRow:
@@ -68,8 +85,14 @@ async def get_bot(conn: Connection, tenant_id: UUID, bot_id: UUID) -> BotRow:
 
 
 async def create_bot(conn: Connection, tenant_id: UUID, data: BotCreate) -> BotRow:
-    fields = msgspec.to_builtins(data)
-    fields["allowed_origins"] = _origins(data.allowed_origins)
+    config = BotConfig(
+        starter_questions=data.starter_questions,
+        llm=data.llm,
+        voice=_voice(data.voice, _unset_to_none(data.end_of_turn_silence_ms)),
+        knowledge_scope=data.knowledge_scope,
+        appearance=data.appearance,
+        allowed_origins=_origins(data.allowed_origins),
+    )
     return await bots.create(
         conn,
         tenant_id=tenant_id,
@@ -77,7 +100,7 @@ async def create_bot(conn: Connection, tenant_id: UUID, data: BotCreate) -> BotR
         system_prompt=data.system_prompt,
         greeting=data.greeting,
         language=data.language,
-        config={k: fields[k] for k in CONFIG_FIELDS},
+        config=config.to_stored(),
     )
 
 
@@ -87,7 +110,17 @@ async def update_bot(conn: Connection, tenant_id: UUID, bot_id: UUID, patch: Bot
         raise InvalidInput("nothing to change: send at least one field")
     if "allowed_origins" in changes:
         changes["allowed_origins"] = _origins(changes["allowed_origins"])
+    old_silence = _unset_to_none(changes.pop("end_of_turn_silence_ms", msgspec.UNSET))
     async with conn.transaction():
+        if isinstance(patch.voice, VoiceSettings):
+            changes["voice"] = msgspec.to_builtins(_voice(patch.voice, old_silence))
+        elif old_silence is not None:
+            # The old top-level name changes that one knob and keeps the rest of `voice`.
+            current = await get_bot(conn, tenant_id, bot_id)
+            voice = BotConfig.from_stored(current.config).voice
+            changes["voice"] = msgspec.to_builtins(
+                msgspec.structs.replace(voice, end_of_turn_silence_ms=old_silence)
+            )
         row = await bots.update(
             conn,
             tenant_id,
@@ -112,7 +145,7 @@ async def duplicate_bot(conn: Connection, tenant_id: UUID, bot_id: UUID) -> BotR
         system_prompt=source.system_prompt,
         greeting=source.greeting,
         language=source.language,
-        config=source.config,
+        config=BotConfig.from_stored(source.config).to_stored(),
     )
 
 

@@ -13,9 +13,11 @@ from dashboard_api.api.keys import KeysController
 from dashboard_api.api.me import whoami
 from dashboard_api.api.members import InvitationsController, MembersController
 from dashboard_api.api.usage import usage
+from dashboard_api.api.voice_sessions import issue_voice_session
 from dashboard_api.authentication import provide_principal
 from dashboard_api.services import lifespan, provide_services
 from dashboard_api.text_errors import text_exception_handlers
+from dashboard_api.voice_access import provide_voice_principal
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
 
@@ -37,6 +39,7 @@ def plugin(settings: Settings) -> PackagePlugin:
                     MembersController,
                     InvitationsController,
                     usage,
+                    issue_voice_session,
                 ],
                 exception_handlers=text_exception_handlers(),
             )
@@ -44,6 +47,8 @@ def plugin(settings: Settings) -> PackagePlugin:
         dependencies={
             "dashboard_services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal),
+            # What voice transports ask for (voice_server.voice.gate): session tokens included.
+            "voice_principal": Provide(provide_voice_principal),
         },
         lifespans=[lifespan(settings)],
     )

@@ -113,4 +113,13 @@ class RateLimiter:
         return tightest
 
 
-_SUBJECTS = {"key": "key", "ip": "address", "tenant": "organisation", "auth": "address"}
+_SUBJECTS = {
+    "key": "key",
+    "ip": "address",
+    "tenant": "organisation",
+    "auth": "address",
+    "voice_ip": "address's voice sessions",
+    "voice_key": "key's voice sessions",
+    "voice_tenant": "organisation's voice sessions",
+    "visitor_messages": "visitor's messages to this bot",
+}

@@ -16,6 +16,7 @@ from dashboard_api.key_usage import KeyUsage
 from dashboard_api.passwords import Passwords
 from dashboard_api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, Rule
 from dashboard_api.repositories import signing_secrets
+from dashboard_api.session_tokens import VisitorSessions, VoiceTokens
 from dashboard_api.tokens import AccessTokens
 from voice_server.db.types import Connection
 from voice_server.errors import ServiceUnavailable
@@ -37,6 +38,10 @@ class DashboardServices:
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(MemoryStore(), {}))
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     external: ExternalTokens | None = None
+    voice_tokens: VoiceTokens = field(default_factory=VoiceTokens)
+    visitor_sessions: VisitorSessions = field(default_factory=lambda: VisitorSessions(0))
+    visitor_voice_seconds_per_hour: int = 0
+    signup: str = "open"
 
 
 def rate_limit_rules(settings: Settings) -> dict[str, Rule]:
@@ -45,6 +50,11 @@ def rate_limit_rules(settings: Settings) -> dict[str, Rule]:
         "ip": Rule("ip", settings.rate_limit_ip_per_minute, 60),
         "tenant": Rule("tenant", settings.rate_limit_tenant_per_minute, 60),
         "auth": Rule("auth", settings.rate_limit_auth_per_minute, 60),
+        # Voice session starts: counted apart from requests, since each one starts paid work.
+        "voice_ip": Rule("voice_ip", settings.voice_starts_ip_per_minute, 60),
+        "voice_key": Rule("voice_key", settings.voice_starts_key_per_minute, 60),
+        "voice_tenant": Rule("voice_tenant", settings.voice_starts_tenant_per_minute, 60),
+        "visitor_messages": Rule("visitor_messages", settings.visitor_messages_per_hour, 3600),
     }
 
 
@@ -85,6 +95,10 @@ def build_services(
     limiter: RateLimiter | None = None,
     trusted_proxies: TrustedProxies | None = None,
     external: ExternalTokens | None = None,
+    voice_tokens: VoiceTokens | None = None,
+    visitor_sessions: VisitorSessions | None = None,
+    visitor_voice_seconds_per_hour: int = 0,
+    signup: str = "open",
 ) -> DashboardServices:
     return DashboardServices(
         passwords=passwords or Passwords(),
@@ -96,6 +110,10 @@ def build_services(
         limiter=limiter or RateLimiter(MemoryStore(), {}),
         trusted_proxies=trusted_proxies or TrustedProxies(),
         external=external,
+        voice_tokens=voice_tokens or VoiceTokens(),
+        visitor_sessions=visitor_sessions or VisitorSessions(0),
+        visitor_voice_seconds_per_hour=visitor_voice_seconds_per_hour,
+        signup=signup,
     )
 
 
@@ -128,6 +146,10 @@ def lifespan(settings: Settings) -> Lifespan:
             limiter=limiter,
             trusted_proxies=parse_networks(settings.trusted_proxies),
             external=external_tokens(settings),
+            voice_tokens=VoiceTokens(settings.voice_token_ttl_s),
+            visitor_sessions=VisitorSessions(settings.voice_sessions_per_visitor),
+            visitor_voice_seconds_per_hour=settings.visitor_voice_seconds_per_hour,
+            signup=settings.signup,
         )
         try:
             yield

@@ -24,8 +24,9 @@ from voice_server.brain import (
     TextDelta,
     ToolCall,
 )
-from voice_server.errors import InvalidInput, NotFound, ParleyError, RateLimited
+from voice_server.errors import InvalidInput, NotFound, ParleyError
 from voice_server.principal import Principal
+from voice_server.wire import ErrorEvent, slug_code
 
 Event = dict[str, Any]
 
@@ -79,10 +80,10 @@ def check_message(services: RagServices, text: str) -> str:
 
 
 def error_event(exc: ParleyError) -> Event:
-    event: Event = {"type": "error", "code": exc.slug, "status": exc.status, "detail": exc.detail}
-    if isinstance(exc, RateLimited):
-        event["retry_after_s"] = exc.retry_after_s
-    return event
+    """The one error event of both WebSockets (voice_server.wire), also SSE's ``error``:
+    ``code``, ``message``, ``fatal``, plus the HTTP ``status`` and ``detail`` of the problem."""
+    details: dict[str, Any] = {"status": exc.status, "detail": exc.detail, **exc.extensions}
+    return ErrorEvent(slug_code(exc.slug), exc.detail, details=details).to_wire()
 
 
 async def run_turn(

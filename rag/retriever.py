@@ -1,9 +1,10 @@
 """Hybrid retrieval: pgvector (HNSW, cosine) and PostgreSQL full text, fused by reciprocal rank.
 
-Every query is scoped to one tenant and to the documents a bot may see (its own and the
-tenant's shared ones, ``documents.bot_id IS NULL``). Vector search only compares vectors of
-the current embedding model, so that during a background re-embed after a model change the
-chunks not yet re-embedded are found by full text alone, never by a meaningless distance.
+Every query is scoped to one tenant and to the documents a bot may see (its own and, unless the
+bot's ``knowledge_scope`` is ``"bot"``, the tenant's shared ones, ``documents.bot_id IS NULL``).
+Vector search only compares vectors of the current embedding model, so that during a background
+re-embed after a model change the chunks not yet re-embedded are found by full text alone, never
+by a meaningless distance.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ Mode = Literal["hybrid", "vector", "text"]
 # Dimensions with a partial HNSW index in 0001_initial_schema.sql.
 INDEXED_DIMS = (384, 768, 1024, 1536)
 RRF_K = 60
+# Whether bot $4 may see the tenant's shared documents: not when its knowledge_scope is "bot"
+# (voice_server.bot_config). Uncorrelated, so PostgreSQL evaluates it once per query.
+_SHARED = """NOT EXISTS (SELECT 1 FROM bots b WHERE b.tenant_id = $%d AND b.id = $4
+                         AND b.config ->> 'knowledge_scope' = 'bot')"""
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ class Retriever:
                 FROM chunks c
                 JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id
                 WHERE c.embedding_dim = {dim} AND c.tenant_id = $2 AND c.embedding_model = $3
-                  AND ($4::uuid IS NULL OR d.bot_id IS NULL OR d.bot_id = $4)
+                  AND ($4::uuid IS NULL OR d.bot_id = $4 OR (d.bot_id IS NULL AND {_SHARED % 2}))
                 ORDER BY {expr} <=> $1{cast}
                 LIMIT $5
             ) hits ORDER BY distance"""
@@ -166,7 +171,7 @@ class Retriever:
             JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id,
                  (SELECT {tsquery} AS q) AS query
             WHERE c.tsv @@ query.q AND c.tenant_id = $3
-              AND ($4::uuid IS NULL OR d.bot_id IS NULL OR d.bot_id = $4)
+              AND ($4::uuid IS NULL OR d.bot_id = $4 OR (d.bot_id IS NULL AND {_SHARED % 3}))
             ORDER BY rank DESC, c.id
             LIMIT $5"""
         return await conn.fetch(sql, self.settings.ts_config, query, tenant_id, bot_id, limit)

@@ -6,7 +6,9 @@ citations, usage, timings, message id) or ``error`` (code, status, detail).
 
 WebSocket ``/v1/bots/{bot_id}/chat/ws``: the client sends ``{"type": "message", "text": ...,
 "conversation_id"?: ...}`` or ``{"type": "cancel"}``; the server sends ``ready`` once, then
-the same events as SSE with a ``type`` member. Errors are ``{"type": "error", "code": ...}``.
+the same events as SSE with a ``type`` member. Errors are the voice socket's error event
+(``code``, ``message``, ``fatal``, plus ``status`` and ``detail``); close codes are in
+docs/voice-protocol.md (4403, 4404, 1011).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
@@ -36,8 +39,12 @@ from rag.chat import (
     run_turn,
 )
 from rag.services import RagServices
+from voice_server.brain import BotProfile
 from voice_server.errors import Forbidden, InvalidInput, NotFound, ParleyError
 from voice_server.principal import Principal
+from voice_server.wire import CLOSE_FORBIDDEN, CLOSE_INTERNAL, CLOSE_NOT_FOUND, ErrorEvent
+
+_log = logging.getLogger("parley.chat")
 
 
 class ChatIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -158,7 +165,7 @@ def _owner_only(principal: Principal) -> None:
 def _as_error(event: dict[str, Any]) -> ParleyError:
     from voice_server.errors import RateLimited, ServiceUnavailable
 
-    if event.get("code") == "rate-limited":
+    if event.get("code") == "rate_limited":
         return RateLimited(event["detail"], retry_after_s=int(event.get("retry_after_s", 1)))
     if event.get("status") == 400:
         return InvalidInput(event["detail"])
@@ -180,9 +187,31 @@ async def chat_socket(
         check_scope(principal, "chat")
         bot = await load_bot(rag, principal, bot_id)
     except ParleyError as exc:
-        await socket.send_json(error_event(exc))
-        await socket.close(code=4404 if exc.status == 404 else 4403)
+        await socket.send_json(error_event(exc) | {"fatal": True})
+        await socket.close(code=CLOSE_NOT_FOUND if exc.status == 404 else CLOSE_FORBIDDEN)
         return
+    try:
+        await _converse(socket, principal, rag, quota, brain, bot)
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        # Not Litestar's bare 4500: the documented error event and close 1011.
+        _log.exception("chat socket failed")
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await socket.send_json(
+                ErrorEvent("internal_error", "the server failed", fatal=True).to_wire()
+            )
+            await socket.close(code=CLOSE_INTERNAL)
+
+
+async def _converse(
+    socket: WebSocket[Any, Any, Any],
+    principal: Principal,
+    rag: RagServices,
+    quota: QuotaService,
+    brain: Any,
+    bot: BotProfile,
+) -> None:
     await socket.send_json({"type": "ready", "bot": {"id": str(bot.id), "name": bot.name,
                                                      "greeting": bot.greeting}})  # fmt: skip
     conversation_id: UUID | None = None
@@ -205,9 +234,11 @@ async def chat_socket(
             raw = await socket.receive_data(mode="text")
             try:
                 message = json.loads(raw)
-                kind = message.get("type") if isinstance(message, dict) else None
-            except ValueError:
-                kind = None
+            except (ValueError, RecursionError):  # not JSON, or nested thousands deep
+                invalid = ErrorEvent("invalid_json", "the message is not JSON, or nested too deep")
+                await socket.send_json(invalid.to_wire())
+                continue
+            kind = message.get("type") if isinstance(message, dict) else None
             if kind == "cancel":
                 if current is not None and not current.done():
                     current.cancel()
@@ -227,7 +258,7 @@ async def chat_socket(
                 text = check_message(rag, str(message.get("text", "")))
                 wanted = message.get("conversation_id")
                 wanted_id = UUID(wanted) if wanted else None
-            except (ParleyError, ValueError) as exc:
+            except (ParleyError, ValueError, TypeError) as exc:
                 problem = exc if isinstance(exc, ParleyError) else InvalidInput(str(exc))
                 await socket.send_json(error_event(problem))
                 continue

@@ -110,6 +110,8 @@ class DocumentsController(Controller):
         fields, filename, data = await _read_multipart(request, options["boundary"], limit)
         if data is None:
             raise InvalidInput("no `file` field in the form")
+        for name, value in (("title", fields.get("title")), ("filename", filename)):
+            _text(name, value)
         bot_id = _uuid_field(fields.get("bot_id"))
         submitted = await rag.ingestion.add_bytes(
             tenant_id=principal.tenant_id,

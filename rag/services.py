@@ -13,6 +13,7 @@ import asyncpg
 from langchain_core.language_models import BaseChatModel
 
 from rag.agent import AgentBrain
+from rag.bot_models import BotModelBrain, BrainFactory
 from rag.conversations import ConversationStore
 from rag.embeddings import Embedder, HashingEmbedder, OpenAICompatibleEmbedder
 from rag.grounded import ChannelBrain, GroundedBrain
@@ -86,10 +87,23 @@ def build_services(settings: Settings, pool: asyncpg.Pool) -> RagServices:
 
 
 def _model_brain(settings: Settings, model: BaseChatModel, retriever: Retriever) -> Brain:
-    name = f"{settings.llm_provider}:{settings.llm_model}"
-    brains: dict[str, Brain] = {"agent": AgentBrain(model, retriever, name),
-              "grounded": GroundedBrain(model, retriever, name)}  # fmt: skip
-    return ChannelBrain(text=brains[settings.rag_chat_mode], voice=brains[settings.rag_voice_mode])
+    kinds: dict[str, BrainFactory] = {
+        "agent": lambda model, name: AgentBrain(model, retriever, name),
+        "grounded": lambda model, name: GroundedBrain(model, retriever, name),
+    }
+
+    def per_bot(kind: str) -> Brain:
+        # Each bot's config.llm (model, temperature) picks its own copy of the model.
+        return BotModelBrain(
+            model,
+            provider=settings.llm_provider,
+            default_model=settings.llm_model,
+            build=kinds[kind],
+        )
+
+    return ChannelBrain(
+        text=per_bot(settings.rag_chat_mode), voice=per_bot(settings.rag_voice_mode)
+    )
 
 
 @asynccontextmanager

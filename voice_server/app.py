@@ -18,7 +18,7 @@ from voice_server.db.migrations import load_migrations, migrate
 from voice_server.errors import ServiceUnavailable
 from voice_server.health import HealthController
 from voice_server.metrics import Metrics
-from voice_server.middleware import request_context_middleware
+from voice_server.middleware import ParleyRequest, request_context_middleware
 from voice_server.plugin import PackagePlugin
 from voice_server.problems import exception_handlers
 from voice_server.settings import Settings
@@ -59,6 +59,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     # The principal dependency records each request's rate-limit decision; this adds the
     # `RateLimit-*` headers to every route's responses, whichever package the route belongs to.
     from dashboard_api.rate_limit_headers import rate_limit_headers_middleware
+    from dashboard_api.voice_access import voice_lease_middleware
 
     metrics = Metrics()
     migrations = load_migrations()
@@ -95,7 +96,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
             "database": Provide(provide_database, sync_to_thread=False),
             **{k: v for p in plugins for k, v in p.dependencies.items()},
         },
-        middleware=[rate_limit_headers_middleware],
+        middleware=[rate_limit_headers_middleware, voice_lease_middleware],
+        request_class=ParleyRequest,  # JSON bodies are checked for depth before decoding
         plugins=[p for plugin in plugins for p in plugin.app_plugins],
         lifespan=[database_lifespan],
         exception_handlers=exception_handlers(),

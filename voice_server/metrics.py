@@ -13,7 +13,9 @@ LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 
 
 class Metrics:
-    content_type = CONTENT_TYPE_LATEST
+    # Litestar appends "; charset=utf-8" to every text/* type itself; leaving prometheus_client's
+    # own charset in would send it twice.
+    content_type = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()

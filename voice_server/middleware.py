@@ -1,4 +1,5 @@
-"""ASGI middleware: request id, one access log line per request, HTTP metrics."""
+"""ASGI middleware: request id, one access log line per request, HTTP metrics; and the request
+class that checks JSON bodies before they are decoded."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
+from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from voice_server.errors import InvalidInput
+from voice_server.json_nesting import NestingGuard, TooDeep
 from voice_server.metrics import Metrics
 from voice_server.request_context import reset_request_id, set_request_id
 
 _access = logging.getLogger("parley.access")
 # A caller's request id is echoed only if it is short and plain, so it cannot forge log fields.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+DEFAULT_MAX_JSON_DEPTH = 64  # when an app is built without settings in its state
 
 
 def request_context_middleware(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
@@ -68,3 +74,22 @@ def _incoming_request_id(scope: Scope) -> str | None:
             text = value.decode("latin-1")
             return text if _SAFE_REQUEST_ID.match(text) else None
     return None
+
+
+class ParleyRequest(Request[Any, Any, Any]):
+    """The app's request class: every JSON body passes the nesting check before it is decoded.
+
+    Litestar decodes a handler's ``data`` through :meth:`json`, whatever the Content-Type says,
+    so this is the one place that sees every JSON body and no binary upload (audio, multipart
+    files never go through it). A body nested deeper than ``PARLEY_MAX_JSON_DEPTH`` is a 400
+    problem document instead of a ``RecursionError`` (500) from the decoder or later code."""
+
+    async def json(self) -> Any:
+        body = await self.body()
+        settings = self.app.state.get("settings")
+        guard = NestingGuard(settings.max_json_depth if settings else DEFAULT_MAX_JSON_DEPTH)
+        try:
+            guard.feed(body)
+        except TooDeep as exc:
+            raise InvalidInput(str(exc), max_depth=exc.limit) from None
+        return await super().json()

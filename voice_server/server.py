@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from litestar import Litestar
 
 from voice_server import __version__
 from voice_server.app import create_app
@@ -36,6 +37,27 @@ class GracefulServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def uvicorn_config(settings: Settings, app: Litestar) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
+        ws="websockets-sansio",
+        # Voice frames are PCM, which deflate cannot shrink: compressing them only cost
+        # about 5% of the server's CPU under load (benchmarks, py-spy).
+        ws_per_message_deflate=False,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 (or FORWARDED_ALLOW_IPS) and
+        # rewrite the client address before we see it, so a local client could pose as any
+        # visitor. Only PARLEY_TRUSTED_PROXIES decides (dashboard_api.client_ip).
+        proxy_headers=False,
+        forwarded_allow_ips=[],
+    )
+
+
 async def serve(settings: Settings) -> None:
     """Open the database before the HTTP server, so that setup errors surface as one clear line
     and not as a lifespan traceback, and close it after the HTTP server has drained."""
@@ -48,20 +70,7 @@ async def serve(settings: Settings) -> None:
         },
     )
     async with open_database(settings) as database:
-        config = uvicorn.Config(
-            create_app(settings, database=database),
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
-            ws="websockets-sansio",
-            # Voice frames are PCM, which deflate cannot shrink: compressing them only cost
-            # about 5% of the server's CPU under load (benchmarks, py-spy).
-            ws_per_message_deflate=False,
-        )
-        server = GracefulServer(config)
+        server = GracefulServer(uvicorn_config(settings, create_app(settings, database=database)))
         await server.serve()
     if not server.started:
         raise SystemExit(1)

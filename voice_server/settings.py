@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(
         10.0, gt=0, le=600, description="Grace period for open connections on SIGTERM."
     )
+    max_json_depth: int = Field(
+        64,
+        ge=2,
+        le=500,
+        description="Deepest nesting accepted in a JSON request body; deeper bodies get a 400.",
+    )
 
     # --- voice pipeline (issue 3): add voice settings below this line ---
 
@@ -101,6 +107,24 @@ class Settings(BaseSettings):
     )
     voice_max_turn_chars: int = Field(
         4000, ge=100, le=100_000, description="Spoken reply length cap per turn (characters)."
+    )
+    voice_idle_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="A voice session that receives no audio for this long ends (idle_timeout).",
+    )
+    voice_max_session_s: float = Field(
+        1800.0,
+        gt=0,
+        le=86_400,
+        description="Longest voice session (s); it ends with a spoken notice (max_duration).",
+    )
+    voice_max_session_notice: str = Field(
+        "This call has reached its maximum length. Goodbye!",
+        min_length=1,
+        max_length=500,
+        description="Spoken when a voice session reaches PARLEY_VOICE_MAX_SESSION_S.",
     )
 
     # speech providers: STT and TTS engines, vendor keys and endpoints
@@ -306,6 +330,53 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PARLEY_REDIS_URL", "REDIS_URL"),
         description="redis:// URL of a Redis shared by replicas for rate limits. Unset: "
         "in-memory limits per server.",
+    )
+
+    signup: Literal["open", "invite", "closed"] = Field(
+        "invite",
+        description="Who may create an organisation with POST /v1/auth/signup. open: anyone "
+        "(a hosted service); invite: no new organisations, people join existing ones by "
+        "invitation; closed: neither. The server's first account may always be created.",
+    )
+    access_token_leeway_s: int = Field(
+        30,
+        ge=0,
+        le=600,
+        description="Clock skew allowed when checking an access token's `iat` (seconds).",
+    )
+    voice_allow_anonymous: bool = Field(
+        False,
+        description="Development only: voice sessions by bot id with no credential, for clients "
+        "on the loopback address. Never in production.",
+    )
+    voice_token_ttl_s: int = Field(
+        60, ge=5, le=600, description="Seconds a voice session token may wait to be used."
+    )
+    voice_starts_ip_per_minute: int = Field(
+        10, ge=0, description="Voice session starts (tokens issued) per minute per visitor IP."
+    )
+    voice_starts_key_per_minute: int = Field(
+        120, ge=0, description="Voice session starts per minute per API key or user."
+    )
+    voice_starts_tenant_per_minute: int = Field(
+        600, ge=0, description="Voice session starts per minute per tenant."
+    )
+    voice_sessions_per_visitor: int = Field(
+        2,
+        ge=0,
+        description="Voice sessions one widget visitor (IP) may have open at once on a bot, per "
+        "server (0: no cap).",
+    )
+    visitor_messages_per_hour: int = Field(
+        60,
+        ge=0,
+        description="Chat messages one widget visitor (IP) may send a bot per hour (0: no cap).",
+    )
+    visitor_voice_seconds_per_hour: int = Field(
+        900,
+        ge=0,
+        description="Seconds of voice one widget visitor (IP) may spend with a bot per hour, "
+        "checked when a session token is issued and when it is used (0: no cap).",
     )
 
     external_jwt_issuer: str | None = Field(

@@ -27,6 +27,27 @@ class FetchedPage:
     content_type: str | None
 
 
+def check_host_name(host: str) -> None:
+    """Refuse host names DNS cannot carry (RFC 1035: labels of at most 63 bytes, 253 in all)
+    here, with a clear message, rather than as an encoding error deep in the resolver."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return
+    except ValueError:
+        pass
+    try:
+        encoded = host.encode("idna")
+    except UnicodeError:
+        raise FetchRefused(
+            "the URL's host name is not a valid DNS name (a label over 63 characters?)"
+        ) from None
+    labels = encoded.rstrip(b".").split(b".")
+    if len(encoded) > 253 or any(not 1 <= len(label) <= 63 for label in labels):
+        raise FetchRefused(
+            "the URL's host name is not a valid DNS name (labels of 1 to 63 characters, 253 in all)"
+        )
+
+
 async def check_address(url: str, *, allow_private: bool) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -35,6 +56,7 @@ async def check_address(url: str, *, allow_private: bool) -> None:
     host = parts.hostname
     if not host:
         raise FetchRefused("the URL has no host")
+    check_host_name(host)
     if parts.username or parts.password:
         raise FetchRefused("URLs with credentials are not fetched")
     if allow_private:

@@ -24,7 +24,9 @@ async def test_healthz_and_readyz(http: httpx.AsyncClient) -> None:
 async def test_metrics_are_prometheus_text(http: httpx.AsyncClient) -> None:
     await http.get("/healthz")
     response = await http.get("/metrics")
-    assert response.headers["content-type"].startswith("text/plain")
+    content_type = response.headers["content-type"]
+    assert content_type.startswith("text/plain")
+    assert content_type.count("charset") == 1, content_type
     assert 'parley_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in (
         response.text
     )

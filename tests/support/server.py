@@ -36,6 +36,7 @@ async def serve_app(app: Litestar) -> AsyncIterator[str]:
         lifespan="on",
         ws="websockets-sansio",
         ws_per_message_deflate=False,  # as `parley serve` runs
+        proxy_headers=False,  # as `parley serve` runs: only PARLEY_TRUSTED_PROXIES decides
     )
     server = uvicorn.Server(config)
     # Signals belong to pytest; the test stops the server through should_exit.

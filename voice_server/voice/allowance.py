@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from uuid import UUID
 
 from voice_server.db.types import Connection
-from voice_server.voice.protocol import error_event
+from voice_server.voice.protocol import ErrorEvent, error_event
 
 if TYPE_CHECKING:  # the store imports this module
     from voice_server.voice.store import TurnRow
@@ -156,6 +156,10 @@ class SessionAllowance:
         self.spent_s += billed_seconds(turn)
 
     def exhausted_event(self) -> dict[str, Any]:
+        """The wire form of :meth:`exhausted_error`."""
+        return self.exhausted_error().to_wire()
+
+    def exhausted_error(self) -> ErrorEvent:
         """The ``error`` event sent when the session ends for lack of voice minutes."""
         limit_min = self.limit_s / 60
         used_min = round((self.used_s + self.spent_s) / 60, 2)

@@ -1,33 +1,31 @@
 """The voice settings of one session: server settings, overridden per bot by ``config.voice``.
 
-Bot overrides come from JSON written by owners, so each is checked against the same bounds as
-the server setting; a bad value is ignored (the server default stays) rather than failing calls.
+Bot overrides are read through the one bot-config schema (:mod:`voice_server.bot_config`), which
+holds their names and bounds; a stored value out of bounds is ignored there (the server default
+stays) rather than failing calls.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from voice_server.bot_config import BotConfig
 from voice_server.settings import Settings
 from voice_server.voice.providers.base import VoiceOptions
 from voice_server.voice.vad import SegmenterConfig
 
-_log = logging.getLogger("parley.voice")
-
-# name in bots.config.voice -> (lowest, highest)
-_INT_BOUNDS: dict[str, tuple[int, int]] = {
-    "vad_aggressiveness": (0, 3),
-    "speech_start_ms": (10, 2000),
-    "end_of_turn_silence_ms": (100, 5000),
-    "min_utterance_ms": (0, 5000),
-    "pre_roll_ms": (0, 1000),
-    "chunk_pause_ms": (40, 2000),
-    "barge_in_min_ms": (0, 5000),
-}
-_FLOAT_BOUNDS: dict[str, tuple[float, float]] = {"speed": (0.25, 4.0), "pitch": (0.25, 4.0)}
+# The turn-taking knobs a bot may override, by the same name here and in BotVoice.
+_KNOBS = (
+    "vad_aggressiveness",
+    "speech_start_ms",
+    "end_of_turn_silence_ms",
+    "min_utterance_ms",
+    "pre_roll_ms",
+    "chunk_pause_ms",
+    "barge_in_min_ms",
+)
 
 
 @dataclass(frozen=True)
@@ -61,26 +59,24 @@ class VoiceConfig:
             max_turn_chars=settings.voice_max_turn_chars,
         )
 
-    def for_bot(self, bot_config: Mapping[str, Any], language: str = "en") -> VoiceConfig:
+    def for_bot(
+        self, bot_config: Mapping[str, Any] | BotConfig, language: str = "en"
+    ) -> VoiceConfig:
         """Apply a bot's ``config["voice"]`` overrides."""
-        raw = bot_config.get("voice")
-        overrides = raw if isinstance(raw, Mapping) else {}
-        changes: dict[str, Any] = {}
-        for name, (low, high) in _INT_BOUNDS.items():
-            value = overrides.get(name)
-            if value is None:
-                continue
-            if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
-                changes[name] = value
-            else:
-                _log.warning("ignoring bot voice override %s=%r", name, value)
+        config = (
+            bot_config if isinstance(bot_config, BotConfig) else BotConfig.from_stored(bot_config)
+        )
+        overrides = config.voice
+        changes: dict[str, Any] = {
+            name: value for name in _KNOBS if (value := getattr(overrides, name)) is not None
+        }
         voice = replace(self.voice, language=language or self.voice.language)
-        if (speed := _bounded(overrides.get("speed"), "speed")) is not None:
-            voice = replace(voice, speed=speed)
-        if (pitch := _bounded(overrides.get("pitch"), "pitch")) is not None:
-            voice = replace(voice, pitch=pitch)
-        if isinstance(overrides.get("voice"), str) and overrides["voice"]:
-            voice = replace(voice, voice=overrides["voice"])
+        if overrides.speed is not None:
+            voice = replace(voice, speed=overrides.speed)
+        if overrides.pitch is not None:
+            voice = replace(voice, pitch=overrides.pitch)
+        if overrides.voice_id:
+            voice = replace(voice, voice=overrides.voice_id)
         return replace(self, voice=voice, **changes)
 
     @property
@@ -92,10 +88,3 @@ class VoiceConfig:
             pre_roll_ms=self.pre_roll_ms,
             chunk_pause_ms=self.chunk_pause_ms,
         )
-
-
-def _bounded(value: Any, name: str) -> float | None:
-    low, high = _FLOAT_BOUNDS[name]
-    if isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high:
-        return float(value)
-    return None

@@ -1,7 +1,9 @@
-"""The WebSocket wire protocol (docs/voice-protocol.md), sans-I/O: parse what the client sends,
-build what the server sends. Parsing never raises into the transport except as
-:class:`ProtocolViolation`, which carries the error code of the event to send back and whether
-the connection must close (and with which code, from :data:`CLOSE_CODES`).
+"""The wire protocol (docs/voice-protocol.md), sans-I/O: parse what the client sends, and every
+event the server sends as a frozen dataclass, serialized here and nowhere else.
+
+Parsing never raises into the transport except as :class:`ProtocolViolation`, which carries the
+error code of the event to send back and whether the connection must close (and with which
+code, from :data:`CLOSE_CODES`). The chat WebSocket uses the same error event and close table.
 """
 
 from __future__ import annotations
@@ -12,28 +14,23 @@ from typing import Any
 from uuid import UUID
 
 from voice_server.voice.audio import SUPPORTED_RATES
-
-# The close-code table; docs/voice-protocol.md documents the same.
-CLOSE_NORMAL = 1000  # the client sent session.end, or the server finished the session
-CLOSE_GOING_AWAY = 1001  # the server is shutting down (uvicorn may send 1012 instead)
-CLOSE_POLICY = 1008  # too many protocol errors in a row
-CLOSE_INTERNAL = 1011  # an unexpected server error; the session is over
-CLOSE_TRY_AGAIN = 1013  # rate limited: retry after the error event's retry_after_s
-CLOSE_UNAUTHENTICATED = 4401  # the handshake carries a key or token that is not valid
-CLOSE_QUOTA = 4402  # the plan's voice minutes or concurrent sessions are used up
-CLOSE_FORBIDDEN = 4403  # a publishable key used from an Origin it does not allow
-CLOSE_START_TIMEOUT = 4408  # no session.start within the start timeout
-CLOSE_CODES = {
-    CLOSE_NORMAL: "normal",
-    CLOSE_GOING_AWAY: "server shutting down",
-    CLOSE_POLICY: "too many protocol errors",
-    CLOSE_INTERNAL: "internal error",
-    CLOSE_TRY_AGAIN: "rate limited, try again later",
-    CLOSE_UNAUTHENTICATED: "unauthenticated",
-    CLOSE_QUOTA: "plan limit reached",
-    CLOSE_FORBIDDEN: "forbidden",
-    CLOSE_START_TIMEOUT: "no session.start in time",
-}
+from voice_server.wire import (  # noqa: F401  (the close codes are part of this protocol)
+    CLOSE_CODES,
+    CLOSE_FORBIDDEN,
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL,
+    CLOSE_NORMAL,
+    CLOSE_NOT_FOUND,
+    CLOSE_POLICY,
+    CLOSE_QUOTA,
+    CLOSE_START_TIMEOUT,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHENTICATED,
+    ErrorEvent,
+    ServerEvent,
+    encode,
+    error_event,
+)
 
 
 class ProtocolViolation(Exception):
@@ -51,8 +48,12 @@ class ProtocolViolation(Exception):
         self.close = close
         self.extra = extra or {}
 
+    def error(self) -> ErrorEvent:
+        return ErrorEvent(self.code, self.message, self.close is not None, details=self.extra)
+
     def event(self) -> dict[str, Any]:
-        return error_event(self.code, self.message, fatal=self.close is not None) | self.extra
+        """The wire form of :meth:`error`."""
+        return self.error().to_wire()
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ def parse_text(text: str) -> ClientMessage:
         data = json.loads(text)
     except ValueError as exc:
         raise ProtocolViolation("invalid_json", f"text frame is not JSON: {exc}") from None
+    except RecursionError:  # JSON nested thousands deep: refused, the connection stays
+        raise ProtocolViolation("invalid_json", "text frame is nested too deeply") from None
     if not isinstance(data, dict):
         raise ProtocolViolation("invalid_message", "a text frame must hold a JSON object")
     kind = data.get("type")
@@ -128,5 +131,113 @@ def check_audio(frame: bytes, *, started: bool, channels: int, max_bytes: int) -
         )
 
 
-def error_event(code: str, message: str, *, fatal: bool = False, **extra: Any) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message, "fatal": fatal, **extra}
+# -- server -> client events -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionStarted(ServerEvent):
+    type = "session.started"
+    session_id: str
+    conversation_id: str
+    input_sample_rate: int
+    output_sample_rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class SessionEnded(ServerEvent):
+    type = "session.ended"
+    reason: str
+
+
+@dataclass(frozen=True)
+class VadStart(ServerEvent):
+    type = "vad.start"
+    utterance: int
+    at_ms: float
+
+
+@dataclass(frozen=True)
+class VadEnd(ServerEvent):
+    """The user's turn ended at ``at_ms``, or (``ignored``) the sound was too short a turn."""
+
+    type = "vad.end"
+    optional = frozenset({"at_ms", "ignored"})
+    utterance: int
+    at_ms: float | None = None
+    ignored: bool | None = None
+
+
+@dataclass(frozen=True)
+class TranscriptPartial(ServerEvent):
+    type = "transcript.partial"
+    utterance: int
+    text: str
+
+
+@dataclass(frozen=True)
+class TranscriptFinal(ServerEvent):
+    type = "transcript.final"
+    utterance: int
+    text: str
+    turn: int
+
+
+@dataclass(frozen=True)
+class AssistantDelta(ServerEvent):
+    type = "assistant.delta"
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AssistantDone(ServerEvent):
+    type = "assistant.done"
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AudioStart(ServerEvent):
+    """Reply audio follows (``turn`` None: a notice outside any turn)."""
+
+    type = "audio.start"
+    turn: int | None
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class AudioEnd(ServerEvent):
+    type = "audio.end"
+    turn: int | None
+
+
+@dataclass(frozen=True)
+class Interrupted(ServerEvent):
+    type = "interrupted"
+    turn: int
+    played_text: str
+    played_ms: int
+
+
+@dataclass(frozen=True)
+class TurnMetrics(ServerEvent):
+    type = "metrics"
+    turn: int
+    stt_final_ms: float | None = None
+    llm_first_token_ms: float | None = None
+    first_clause_ms: float | None = None
+    tts_first_byte_ms: float | None = None
+    first_audio_ms: float | None = None
+    total_ms: float | None = None
+    end_of_turn_wait_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Notice(ServerEvent):
+    """The server is about to say ``text`` (its audio follows); ``turn`` None before a session."""
+
+    type = "notice"
+    code: str
+    turn: int | None
+    text: str

@@ -113,6 +113,11 @@ class TurnController:
             self._pending, self._held = None, []
         return []
 
+    def bot_turn(self) -> None:
+        """The bot speaks first (the greeting): user speech is judged as a barge-in."""
+        if self.state is TurnState.LISTENING:
+            self.state = TurnState.THINKING
+
     def reply_speaking(self) -> None:
         if self.state is TurnState.THINKING:
             self.state = TurnState.BOT_SPEAKING

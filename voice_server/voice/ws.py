@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from typing import Any
 
@@ -25,18 +24,11 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import SkipValidation
 
 from voice_server.brain import BotProfile, Brain
-from voice_server.db.types import Connection
 from voice_server.errors import QuotaExceeded, RateLimited
 from voice_server.principal import Principal
-from voice_server.voice.allowance import (
-    END_REASON,
-    QUOTA_EXCEEDED,
-    QuotaAllowance,
-    SessionAllowance,
-    VoiceQuota,
-)
+from voice_server.voice.allowance import END_REASON, VoiceQuota
+from voice_server.voice.calls import Admission, admit, open_session, refuse
 from voice_server.voice.gate import resolve_principal
-from voice_server.voice.pacer import AudioPacer
 from voice_server.voice.protocol import (
     CLOSE_INTERNAL,
     CLOSE_NORMAL,
@@ -45,37 +37,43 @@ from voice_server.voice.protocol import (
     CLOSE_START_TIMEOUT,
     CLOSE_TRY_AGAIN,
     ProtocolViolation,
+    ServerEvent,
     SessionEnd,
     SessionStart,
     check_audio,
+    encode,
     error_event,
     parse_text,
 )
-from voice_server.voice.providers.base import ProviderError
 from voice_server.voice.services import VoiceServices
-from voice_server.voice.session import Engines, SessionOverflow, VoiceSession
-from voice_server.voice.store import StoredSession
+from voice_server.voice.session import SessionOverflow, VoiceSession
 
 _log = logging.getLogger("parley.voice")
 
 START_TIMEOUT_S = 30.0
 MAX_ERRORS_IN_A_ROW = 20
-NOTICE_TTS_TIMEOUT_S = 10.0
 
 
 class _Closed(Exception):
     """The client went away."""
 
 
-class _SocketOutbound:
+class WebSocketTransport:
+    """The voice engine's :class:`~voice_server.voice.engine.transport.Transport` over a
+    WebSocket: events as JSON text frames, audio as binary frames. Nothing is buffered here (the
+    client drops its own playback buffer on ``interrupted``), so ``clear_audio`` has no work."""
+
     def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
         self._socket = socket
 
-    async def send_json(self, data: dict[str, Any]) -> None:
-        await self._socket.send_json(data)
+    async def send_event(self, event: ServerEvent) -> None:
+        await self._socket.send_data(encode(event))
 
-    async def send_bytes(self, data: bytes) -> None:
-        await self._socket.send_bytes(data)
+    async def send_audio(self, pcm: bytes) -> None:
+        await self._socket.send_bytes(pcm)
+
+    def clear_audio(self) -> None:
+        return None
 
 
 class VoiceConnection:
@@ -92,6 +90,7 @@ class VoiceConnection:
         self.quota = quota
         self._errors_in_a_row = 0
         self.principal: Principal | None = None
+        self.transport = WebSocketTransport(socket)
 
     async def run(self) -> None:
         await self.socket.accept()
@@ -101,10 +100,10 @@ class VoiceConnection:
             if started is None:
                 return
             start, bot = started
-            admitted = await self._admit(start, bot)
-            if admitted is None:
+            admission = await self._admit(start, bot)
+            if admission is None:
                 return
-            await self._converse(start, bot, *admitted)
+            await self._converse(start, bot, admission)
         except _Closed:
             return
         except ProtocolViolation as exc:
@@ -136,7 +135,7 @@ class VoiceConnection:
 
     async def _error(self, exc: ProtocolViolation) -> None:
         self._errors_in_a_row += 1
-        await self.socket.send_json(exc.event())
+        await self.transport.send_event(exc.error())
         if self._errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
             raise ProtocolViolation(
                 "too_many_errors", "too many protocol errors in a row", close=CLOSE_POLICY
@@ -144,7 +143,7 @@ class VoiceConnection:
 
     async def _close_with(self, exc: ProtocolViolation) -> None:
         try:
-            await self.socket.send_json(exc.event())
+            await self.transport.send_event(exc.error())
             await self.socket.close(exc.close or CLOSE_INTERNAL, exc.message[:120])
         except (WebSocketDisconnect, RuntimeError, OSError):  # the client has gone already
             pass
@@ -186,135 +185,53 @@ class VoiceConnection:
                     raise
                 await self._error(exc)
 
-    async def _admit(
-        self, start: SessionStart, bot: BotProfile
-    ) -> tuple[StoredSession, SessionAllowance | None] | None:
+    async def _admit(self, start: SessionStart, bot: BotProfile) -> Admission | None:
         """The plan's check and the session's row, atomically; None when refused (the client
         has been told, and the connection closed)."""
-        services, quota = self.services, self.quota
-        config = services.config.for_bot(bot.config, bot.language)
+        config = self.services.config.for_bot(bot.config, bot.language)
         output_rate = start.output_sample_rate or config.output_sample_rate
-        granted: list[QuotaAllowance] = []
-
-        async def admit(conn: Connection) -> None:
-            assert quota is not None
-            granted.append(await quota.check(bot.tenant_id, "voice_session", conn=conn))
-
         try:
-            stored = await services.store.start_session(
+            return await admit(
+                self.services,
+                self.quota,
                 bot,
-                "websocket",
-                start.sample_rate,
-                output_rate,
-                admit=admit if quota is not None else None,
+                transport_name="websocket",
+                input_rate=start.sample_rate,
+                output_rate=output_rate,
             )
         except QuotaExceeded as exc:
-            await self._refuse(exc, bot, output_rate)
+            # The client may hang up while the notice plays; there is nothing left to tell it.
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await refuse(self.services, self.transport, exc, bot, output_rate)
+                await self.socket.close(CLOSE_QUOTA, "quota exceeded")
             return None
-        if not granted:
-            return stored, None
-        assert quota is not None
-        notice = services.settings.billing_voice_limit_notice
-        others = functools.partial(
-            quota.voice_seconds_used, bot.tenant_id, excluding_session=stored.session_id
-        )
-        return stored, SessionAllowance.admitted(granted[0], notice, others)
 
-    async def _refuse(self, exc: QuotaExceeded, bot: BotProfile, output_rate: int) -> None:
-        settings = self.services.settings
-        busy = exc.extensions.get("limit_name") == "concurrent_voice_sessions"
-        notice = settings.billing_voice_busy_notice if busy else settings.billing_voice_limit_notice
-        # The client may hang up while the notice plays; there is nothing left to tell it.
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            await self.socket.send_json(
-                error_event(QUOTA_EXCEEDED, exc.detail, fatal=True, **exc.extensions)
-            )
-            await self._speak_notice(bot, notice, output_rate)
-            await self.socket.close(CLOSE_QUOTA, "quota exceeded")
-
-    async def _speak_notice(self, bot: BotProfile, text: str, rate: int) -> None:
-        """Say ``text`` in the bot's voice (the offline voice if that fails), paced like a
-        reply, and return when the client has played it."""
-        providers = self.services.providers
-        if providers is None:
-            return
-        config = self.services.config.for_bot(bot.config, bot.language)
-        await self.socket.send_json(
-            {"type": "notice", "code": QUOTA_EXCEEDED, "turn": None, "text": text}
-        )
-        pacer = AudioPacer(rate, lead_ms=config.pacer_lead_ms)
-        for tts in (providers.tts, providers.fallback_tts):
-            if tts is None:
-                continue
-            try:
-                async with asyncio.timeout(NOTICE_TTS_TIMEOUT_S):
-                    async for chunk in tts.synthesize(text, sample_rate=rate, options=config.voice):
-                        pacer.push(chunk)
-                break
-            except (ProviderError, TimeoutError) as exc:
-                _log.warning("the limit notice could not be spoken: %r", exc)
-                pacer = AudioPacer(rate, lead_ms=config.pacer_lead_ms)
-        pacer.close()
-        if pacer.drained:
-            return  # nothing could be synthesized: the error event says it all
-        await self.socket.send_json({"type": "audio.start", "turn": None, "sample_rate": rate})
-        loop = asyncio.get_running_loop()
-        while not pacer.drained:
-            now = loop.time()
-            frames = pacer.poll(now)
-            if frames:
-                await self.socket.send_bytes(b"".join(frames))  # as replies do: one message
-            due = pacer.next_due(now)
-            if due is not None:
-                await asyncio.sleep(due - now)
-        end = pacer.finished_playing(loop.time())
-        if end is not None:
-            await asyncio.sleep(max(0.0, end - loop.time()))
-        await self.socket.send_json({"type": "audio.end", "turn": None})
-
-    async def _converse(
-        self,
-        start: SessionStart,
-        bot: BotProfile,
-        stored: StoredSession,
-        allowance: SessionAllowance | None,
-    ) -> None:
-        services = self.services
-        providers = services.require_providers()
+    async def _converse(self, start: SessionStart, bot: BotProfile, admission: Admission) -> None:
         assert self.brain is not None
-        config = services.config.for_bot(bot.config, bot.language)
-        session = VoiceSession(
-            Engines(
-                stt=providers.stt,
-                tts=providers.tts,
-                brain=self.brain,
-                store=services.store,
-                metrics=services.metrics,
-                fallback_tts=providers.fallback_tts,
-            ),
-            config,
+        session = open_session(
+            self.services,
+            self.brain,
             bot,
-            _SocketOutbound(self.socket),
+            self.transport,
+            admission,
+            transport_name="websocket",
             input_rate=start.sample_rate,
             channels=start.channels,
             output_rate=start.output_sample_rate,
-            stored=stored,
-            allowance=allowance,
         )
         close_code = CLOSE_NORMAL
         violation: ProtocolViolation | None = None
         try:
-            async with services.manager.run(session):
+            async with self.services.manager.run(session):
                 try:
                     await self._pump_until_finished(session, start)
                 except _Closed:
                     session.client_gone()
-                    session.end_reason = "client_disconnected"
                     return
                 except ProtocolViolation as exc:
                     violation = exc
                 except SessionOverflow as exc:
-                    session.end_reason = "overflow"
+                    session.end("overflow")
                     session.emit(error_event("overflow", str(exc), fatal=True))
                     close_code = CLOSE_INTERNAL
         except* SessionOverflow:
@@ -332,7 +249,8 @@ class VoiceConnection:
             await self.socket.close(close_code)
 
     async def _pump_until_finished(self, session: VoiceSession, start: SessionStart) -> None:
-        """Read the client until it ends, or until the session ends itself (plan limit)."""
+        """Read the client until it ends, or until the session ends itself (plan limit, idle
+        timeout, maximum length)."""
         pump = asyncio.create_task(self._pump(session, start), name="voice-pump")
         finished = asyncio.create_task(session.finished.wait(), name="voice-finished")
         try:
@@ -357,7 +275,7 @@ class VoiceConnection:
                 else:
                     parsed = parse_text(message.get("text") or "")
                     if isinstance(parsed, SessionEnd):
-                        session.end_reason = "client_ended"
+                        session.end("client_ended")
                         return
                     raise ProtocolViolation(
                         "session_already_started", "this connection already has a session"
@@ -367,9 +285,9 @@ class VoiceConnection:
                 if exc.close is not None:
                     raise
                 self._errors_in_a_row += 1
-                session.emit(exc.event())
+                session.emit(exc.error())
                 if self._errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
-                    session.end_reason = "protocol_errors"
+                    session.end("protocol_errors")
                     raise ProtocolViolation(
                         "too_many_errors", "too many protocol errors in a row", close=CLOSE_POLICY
                     ) from exc

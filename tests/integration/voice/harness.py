@@ -41,6 +41,9 @@ def _no_principal() -> Principal:
 def voice_app(
     settings: Settings, brain: Brain, providers: Providers, *, run_migrations: bool = False
 ) -> Litestar:
+    # This server has no accounts package to check credentials: its clients are the tests on
+    # this machine, so it runs with the development-only anonymous sessions on (loopback only).
+    settings = settings.model_copy(update={"voice_allow_anonymous": True})
     voice = plugin(settings, providers_factory=lambda _: providers)
 
     @asynccontextmanager

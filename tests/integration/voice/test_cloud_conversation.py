@@ -48,7 +48,7 @@ async def test_cloud_spoken_conversation_over_the_websocket(
         )
         async with serve_app(create_app(settings)) as url:
             ws_url = url.replace("http://", "ws://") + "/v1/voice/ws"
-            async with voice_client(ws_url) as client:
+            async with voice_client(ws_url, **tenant.secret_headers) as client:
                 await client.start(tenant.bot_id)
                 await client.stream(silence(300) + pcm + silence(1200))
                 final = await client.wait_for("transcript.final")

@@ -46,7 +46,7 @@ async def test_offline_spoken_conversation_over_the_websocket(
     with wave.open(io.BytesIO(await speech_wav("what are your opening hours", 22_050))) as wav:
         rate, pcm = wav.getframerate(), wav.readframes(wav.getnframes())
     url = server_url.replace("http://", "ws://") + "/v1/voice/ws"
-    async with voice_client(url) as client:
+    async with voice_client(url, **tenant.secret_headers) as client:
         await client.start(tenant.bot_id, sample_rate=rate)
         await client.stream(silence(300, rate) + pcm + silence(1200, rate), rate=rate)
         await client.wait_for("vad.start")

@@ -62,11 +62,11 @@ class Served:
 
     @property
     def ws_url(self) -> str:
-        key = self.tenant.publishable_key
-        return self.url.replace("http://", "ws://") + f"/v1/voice/ws?key={key}"
+        return self.url.replace("http://", "ws://") + "/v1/voice/ws"
 
     def client(self) -> Any:
-        return voice_client(self.ws_url, Origin=self.tenant.origin)
+        # A server's credential: publishable keys need a session token per call.
+        return voice_client(self.ws_url, **self.tenant.secret_headers)
 
 
 @pytest.fixture

@@ -90,3 +90,23 @@ async def test_a_flood_of_bad_frames_closes_with_1008(voice_server: VoiceServer)
         await client.closed.wait()
         assert client.ws.close_code == 1008
         assert client.events("error")[-1]["code"] == "too_many_errors"
+
+
+DEEP = "[" * 50_000 + "]" * 50_000  # json.loads raises RecursionError, not ValueError
+
+
+async def test_json_nested_50000_deep_is_a_non_fatal_invalid_json(
+    voice_server: VoiceServer,
+) -> None:
+    async with voice_client(voice_server.ws_url) as client:
+        await client.ws.send(DEEP)  # before the session
+        error = await client.wait_for("error")
+        assert (error["code"], error["fatal"]) == ("invalid_json", False)
+        await client.start(voice_server.bot_id)
+        await client.ws.send(DEEP)  # and during it
+        error = await client.wait_for("error", count=2)
+        assert (error["code"], error["fatal"]) == ("invalid_json", False)
+        await client.ws.send(json.dumps({"type": "session.end"}))
+        assert (await client.wait_for("session.ended"))["reason"] == "client_ended"
+        await client.closed.wait()
+        assert client.ws.close_code == 1000

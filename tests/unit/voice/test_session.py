@@ -14,6 +14,7 @@ from tests.unit.voice.audio_signals import silence, speech_like
 from tests.unit.voice.fakes import EchoBrain, MemoryStore, ScriptedStt, ToneTts, make_bot
 from voice_server.voice.config import VoiceConfig
 from voice_server.voice.manager import SessionManager
+from voice_server.voice.protocol import ServerEvent
 from voice_server.voice.providers.base import ProviderBadRequest, ProviderUnavailable
 from voice_server.voice.session import Engines, VoiceSession
 
@@ -28,13 +29,18 @@ class Client:
     received: list[tuple[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def send_json(self, data: dict[str, Any]) -> None:
-        self.received.append(("json", data))
+    cleared: int = 0
+
+    async def send_event(self, event: ServerEvent) -> None:
+        self.received.append(("json", event.to_wire()))
         self.changed.set()
 
-    async def send_bytes(self, data: bytes) -> None:
+    async def send_audio(self, data: bytes) -> None:
         self.received.append(("audio", data))
         self.changed.set()
+
+    def clear_audio(self) -> None:
+        self.cleared += 1
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [p for k, p in self.received if k == "json" and (kind is None or p["type"] == kind)]
