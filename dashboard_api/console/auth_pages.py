@@ -25,13 +25,16 @@ from dashboard_api.console.web import (
 from dashboard_api.services import DashboardServices
 from voice_server.db import Database
 from voice_server.errors import Forbidden, InvalidInput, ParleyError
-from voice_server.settings import Settings
 
 
-def signup_mode(settings: Settings) -> str:
-    """open | invite | closed. The setting (PARLEY_SIGNUP) belongs to dashboard_api.accounts;
-    until it exists every server is open, as the JSON API is."""
-    return str(getattr(settings, "signup", "open"))
+async def signup_mode(database: Database, services: DashboardServices) -> str:
+    """PARLEY_SIGNUP (open | invite | closed) as it applies now: the server's first
+    organisation may always be created, whatever the mode."""
+    if services.signup == "open":
+        return "open"
+    async with database.pool.acquire() as conn:
+        first = await conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM tenants)")
+    return "open" if first else services.signup
 
 
 def safe_next(value: str | None) -> str:
@@ -122,8 +125,13 @@ class AuthPages(Controller):
         return _signed_in(request, grant, target)
 
     @get("/sign-up")
-    async def sign_up_form(self, request: Request[Any, Any, Any]) -> Template:
-        mode = signup_mode(request.app.state.settings)
+    async def sign_up_form(
+        self,
+        request: Request[Any, Any, Any],
+        database: NamedDependency[Database],
+        dashboard_services: NamedDependency[DashboardServices],
+    ) -> Template:
+        mode = await signup_mode(database, dashboard_services)
         return _anonymous_page(request, "sign_up.html", mode=mode, error=None, values={})
 
     @post("/sign-up")
@@ -134,7 +142,7 @@ class AuthPages(Controller):
         dashboard_services: NamedDependency[DashboardServices],
     ) -> Response[Any]:
         await enforce_auth_rate_limit(request, dashboard_services)
-        mode = signup_mode(request.app.state.settings)
+        mode = await signup_mode(database, dashboard_services)
         form = await Form.read(request)
         values = {
             "email": form.text("email", max_length=254),

@@ -28,8 +28,9 @@ from voice_server.errors import InvalidInput, ParleyError
 
 MAX_BOTS_LISTED = 500
 
-# What the turn-taking knob means, in plain words, next to its value.
+# What the turn-taking knob means, in plain words, next to its value (None: the server's).
 SILENCE_CHOICES = [
+    (None, "Server default"),
     (400, "Snappy: answers after a short pause (may cut off slow speakers)"),
     (700, "Balanced: the default"),
     (1000, "Patient: waits for longer pauses"),
@@ -47,11 +48,11 @@ def bot_fields(form: Form) -> dict[str, Any]:
         "starter_questions": form.lines("starter_questions"),
         "voice": {
             "voice_id": form.optional("voice_id"),
-            "speed": form.number("speed", 1.0, low=0.5, high=2.0),
+            "speed": form.optional_number("speed", low=0.5, high=2.0),
+            "end_of_turn_silence_ms": _whole(
+                form.optional_number("end_of_turn_silence_ms", low=200, high=5000)
+            ),
         },
-        "end_of_turn_silence_ms": int(
-            form.number("end_of_turn_silence_ms", 700, low=200, high=5000)
-        ),
         "knowledge_scope": form.text("knowledge_scope", "tenant", max_length=20),
         "appearance": {
             "primary_color": form.text("primary_color", "#4f46e5", max_length=7),
@@ -61,7 +62,15 @@ def bot_fields(form: Form) -> dict[str, Any]:
             "launcher_text": form.text("launcher_text", "Talk to us", max_length=200),
         },
         "allowed_origins": form.lines("allowed_origins"),
+        "recording": {
+            "enabled": form.checked("recording"),
+            "layout": form.text("recording_layout", "stereo", max_length=10),
+        },
     }
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def convert(fields: dict[str, Any], kind: type[Any]) -> Any:

@@ -49,6 +49,12 @@ class Form:
             raise InvalidInput(f"{name} must be between {low:g} and {high:g}", field=name)
         return value
 
+    def optional_number(self, name: str, *, low: float, high: float) -> float | None:
+        """None when left empty (the server's setting)."""
+        if not self.text(name, "", max_length=50).strip():
+            return None
+        return self.number(name, low, low=low, high=high)
+
     def uuid(self, name: str) -> UUID | None:
         raw = self.text(name, "", max_length=50).strip()
         if not raw:

@@ -40,7 +40,6 @@ from dashboard_api.services import signing_secret
 from voice_server.errors import ParleyError
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
-from voice_server.voice.recording_store import RecordingStore
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -76,7 +75,6 @@ def plugin(settings: Settings) -> PackagePlugin:
         async with app.state.database.pool.acquire() as conn:
             secret = await signing_secret(settings, conn)
         app.state[STATE_KEY] = ConsoleCookies.from_secret(secret, ttl_s=settings.session_ttl_s)
-        app.state.recording_store = RecordingStore(settings.data_dir / "recordings")
         try:
             yield
         finally:

@@ -50,9 +50,10 @@ class RecordingResult:
 class _Track:
     """One side's samples at 48 kHz on the call's timeline, from ``start`` (absolute sample)."""
 
-    def __init__(self, rate: int) -> None:
+    def __init__(self, rate: int, channels: int = 1) -> None:
         self.resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
         self.rate = rate
+        self.channels = channels
         self.start = 0
         self.samples = np.zeros(0, dtype=np.int16)
 
@@ -61,9 +62,12 @@ class _Track:
         return self.start + len(self.samples)
 
     def place(self, pcm: bytes, t: float) -> None:
-        raw = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16)
+        width = 2 * self.channels
+        raw = np.frombuffer(pcm[: len(pcm) // width * width], dtype=np.int16)
         if raw.size == 0:
             return
+        if self.channels > 1:  # a stereo caller is folded to mono: one side of the call
+            raw = raw.reshape(-1, self.channels).mean(axis=1).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(raw.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = self.rate
         resampled = [f.to_ndarray().reshape(-1) for f in self.resampler.resample(frame)]
@@ -93,12 +97,13 @@ class CallRecorder:
         caller_rate: int,
         bot_rate: int,
         layout: Layout = "stereo",
+        caller_channels: int = 1,
         max_queue: int = 2000,
     ) -> None:
         self.path = path
         self.layout: Layout = layout
         self.dropped = 0
-        self._tracks = {"caller": _Track(caller_rate), "bot": _Track(bot_rate)}
+        self._tracks = {"caller": _Track(caller_rate, caller_channels), "bot": _Track(bot_rate)}
         self._queue: queue.Queue[tuple[Side, bytes, float] | None] = queue.Queue(max_queue)
         self._written = 0
         self._error: BaseException | None = None

@@ -7,10 +7,12 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import make_settings
 from tests.support.server import serve_app
 from voice_server.app import create_app
 from voice_server.settings import Settings
@@ -59,6 +61,12 @@ async def sign_up(http: httpx.AsyncClient, organisation: str = "Acme") -> Consol
     console = Console(http=http, email=email)
     await console.get("/console/bots")
     return console
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Sign-up open: these tests create several organisations through the console."""
+    return make_settings(tmp_path, database_url=database_url, signup="open")
 
 
 @pytest.fixture

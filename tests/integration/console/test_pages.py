@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import asyncpg
 import httpx
 
-from tests.integration.console.conftest import Console, csrf_of
+from tests.conftest import make_settings
+from tests.integration.console.conftest import Console, csrf_of, sign_up
+from tests.support.server import serve_app
+from voice_server.app import create_app
 
 
 async def test_every_page_renders_for_a_new_owner(console: Console) -> None:
@@ -110,3 +115,29 @@ async def test_wrong_password_is_a_readable_page(console_url: str) -> None:
         )
         assert response.status_code == 401
         assert "wrong email or password" in response.text
+
+
+async def test_sign_up_respects_the_invite_mode_after_the_first_organisation(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path, database_url=database_url, signup="invite")
+    async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        first = await sign_up(http, "First Ltd")  # the server's first organisation: allowed
+        await first.post("/console/sign-out")
+        page = await http.get("/console/sign-up")
+        assert "by invitation only" in page.text
+        refused = await http.post(
+            "/console/sign-up",
+            data={
+                "csrf_token": csrf_of(page.text) if 'name="csrf_token"' in page.text else "",
+                "tenant_name": "Second",
+                "email": "second@example.com",
+                "password": "correct horse battery staple",
+            },
+        )
+        assert refused.status_code == 403
+        conn = await asyncpg.connect(database_url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM tenants") == 1
+        finally:
+            await conn.close()
