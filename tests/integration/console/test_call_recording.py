@@ -4,10 +4,10 @@ console streams to the owner with Range requests; without the opt-in nothing is 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import wave
-from pathlib import Path
 
 import asyncpg
 import av
@@ -84,7 +84,7 @@ async def test_a_recorded_call_is_one_stereo_file_streamed_to_the_owner(
         whole = await owner.http.get(f"/console/conversations/{row['conversation_id']}/recording")
         assert whole.status_code == 200
         assert whole.headers["content-type"].startswith("audio/ogg")
-        assert whole.content == Path(path).read_bytes()
+        assert whole.content == await asyncio.to_thread(path.read_bytes)
         part = await owner.http.get(
             f"/console/conversations/{row['conversation_id']}/recording",
             headers={"Range": "bytes=10-19"},
