@@ -149,8 +149,18 @@ class ConversationPages(Controller):
     ) -> Response[Any]:
         require_scope(console_user.principal, "conversations:write")
         async with database.pool.acquire() as conn:
+            keys = await conn.fetch(
+                "SELECT storage_key FROM call_recordings WHERE tenant_id = $1"
+                " AND conversation_id = $2",
+                console_user.tenant_id,
+                conversation_id,
+            )
             if not await conversations.delete(conn, console_user.tenant_id, conversation_id):
                 raise NotFound("no such conversation")
+        store = request.app.state.get("recording_store")
+        for row in keys:  # the rows went with the conversation; the files go now
+            if store is not None:
+                await store.delete(row["storage_key"])
         return back_to("/console/conversations", htmx=is_htmx(request))
 
 

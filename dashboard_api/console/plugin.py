@@ -3,6 +3,9 @@ Jinja template engine with HTMX support, and a lifespan that derives its cookie 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,7 +31,7 @@ from dashboard_api.console.cookies import ConsoleCookies
 from dashboard_api.console.key_pages import KeyPages
 from dashboard_api.console.knowledge_pages import KnowledgePages
 from dashboard_api.console.recording_pages import RecordingPages
-from dashboard_api.console.team_pages import TeamPages
+from dashboard_api.console.team_pages import RetentionPages, TeamPages
 from dashboard_api.console.web import (
     STATE_KEY,
     csrf_guard,
@@ -40,7 +43,9 @@ from dashboard_api.services import signing_secret
 from voice_server.errors import ParleyError
 from voice_server.plugin import PackagePlugin
 from voice_server.settings import Settings
+from voice_server.voice.recordings import sweep
 
+_log = logging.getLogger("parley.console")
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
@@ -69,16 +74,39 @@ class ConsoleTemplates(InitPluginProtocol):
         return app_config
 
 
+async def sweep_recordings(app: Litestar, interval_s: float) -> None:
+    """Call recordings past their tenant's retention, or whose conversation is gone, are
+    deleted at start-up and then every ``interval_s`` seconds."""
+    while True:
+        store = app.state.get("recording_store")
+        if store is not None:
+            try:
+                deleted = await sweep(app.state.database.pool, store)
+                if deleted:
+                    _log.info("deleted %d call recording(s)", deleted)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _log.exception("sweeping call recordings failed; trying again later")
+        await asyncio.sleep(interval_s)
+
+
 def plugin(settings: Settings) -> PackagePlugin:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with app.state.database.pool.acquire() as conn:
             secret = await signing_secret(settings, conn)
         app.state[STATE_KEY] = ConsoleCookies.from_secret(secret, ttl_s=settings.session_ttl_s)
+        sweeper = asyncio.create_task(
+            sweep_recordings(app, settings.recording_sweep_interval_s), name="recording-sweeper"
+        )
         try:
             yield
         finally:
             app.state[STATE_KEY] = None
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
 
     router = Router(
         path="/console",
@@ -92,6 +120,7 @@ def plugin(settings: Settings) -> PackagePlugin:
             KeyPages,
             BillingPages,
             TeamPages,
+            RetentionPages,
         ],
         dependencies={"console_user": Provide(provide_console_user)},
         before_request=csrf_guard,

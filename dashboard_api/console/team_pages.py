@@ -24,7 +24,10 @@ async def _context(database: Database, user: ConsoleUser) -> dict[str, Any]:
     async with database.pool.acquire() as conn:
         people = await users.list_for_tenant(conn, user.tenant_id)
         pending = await invitations.list_pending(conn, user.tenant_id)
-    return {"people": people, "pending": pending, "roles": ROLES}
+        retention = await conn.fetchval(
+            "SELECT recording_retention_days FROM tenants WHERE id = $1", user.tenant_id
+        )
+    return {"people": people, "pending": pending, "roles": ROLES, "retention_days": retention}
 
 
 class TeamPages(Controller):
@@ -97,4 +100,29 @@ class TeamPages(Controller):
         require_scope(console_user.principal, "members:write")
         async with database.pool.acquire() as conn:
             await members.remove(conn, console_user.principal, user_id)
+        return back_to("/console/team", htmx=is_htmx(request))
+
+
+class RetentionPages(Controller):
+    path = "/team"
+
+    @post("/recording-retention")
+    async def set_retention(
+        self,
+        request: Request[Any, Any, Any],
+        console_user: NamedDependency[ConsoleUser],
+        database: NamedDependency[Database],
+    ) -> Response[Any]:
+        """How many days the organisation keeps call recordings (owners); older ones are
+        deleted by the recording sweeper."""
+        require_scope(console_user.principal, "tenant:write")
+        form = await Form.read(request)
+        days = int(form.number("retention_days", 30, low=1, high=3650))
+        async with database.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE tenants SET recording_retention_days = $2, updated_at = now()"
+                " WHERE id = $1",
+                console_user.tenant_id,
+                days,
+            )
         return back_to("/console/team", htmx=is_htmx(request))

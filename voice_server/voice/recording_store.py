@@ -45,3 +45,20 @@ class RecordingStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.path(key).unlink, True)
+
+    async def keys_older_than(self, seconds: float, *, now: float | None = None) -> list[str]:
+        """Keys of the files last written more than ``seconds`` ago."""
+
+        def scan() -> list[str]:
+            import time
+
+            cutoff = (time.time() if now is None else now) - seconds
+            if not self.root.is_dir():
+                return []
+            return [
+                str(path.relative_to(self.root))
+                for path in self.root.glob("*/*.ogg")
+                if path.stat().st_mtime < cutoff
+            ]
+
+        return await asyncio.to_thread(scan)

@@ -103,3 +103,29 @@ class CallRecordings:
         return SessionRecording(
             recorder, recording_id, key, bot.tenant_id, stored, clock(), clock, self.pool
         )
+
+
+# A file younger than this may belong to a call still in progress (its row is written when the
+# call ends), so the sweeper leaves it alone even without a row.
+IN_PROGRESS_GRACE_S = 6 * 3600
+
+
+async def sweep(pool: asyncpg.Pool, store: RecordingStore, *, now: float | None = None) -> int:
+    """Delete recordings past their tenant's retention (rows and files), and files whose row is
+    gone (their conversation or bot was deleted). Returns the number of files deleted."""
+    expired = await pool.fetch(
+        """DELETE FROM call_recordings r USING tenants t
+           WHERE t.id = r.tenant_id
+             AND r.created_at < now() - make_interval(days => t.recording_retention_days)
+           RETURNING r.storage_key"""
+    )
+    deleted = 0
+    for row in expired:
+        await store.delete(row["storage_key"])
+        deleted += 1
+    known = {r["storage_key"] for r in await pool.fetch("SELECT storage_key FROM call_recordings")}
+    for key in await store.keys_older_than(IN_PROGRESS_GRACE_S, now=now):
+        if key not in known:
+            await store.delete(key)
+            deleted += 1
+    return deleted
