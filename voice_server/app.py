@@ -30,6 +30,7 @@ _log = logging.getLogger("parley.app")
 def package_plugins(settings: Settings) -> list[PackagePlugin]:
     """Every package's contribution, in the order their lifespans start."""
     from billing.plugin import plugin as billing
+    from dashboard_api.console.plugin import plugin as console
     from dashboard_api.plugin import plugin as dashboard_api
     from rag.plugin import plugin as rag
     from voice_server.voice.plugin import plugin as voice
@@ -42,6 +43,7 @@ def package_plugins(settings: Settings) -> list[PackagePlugin]:
         billing(settings),
         rag(settings),
         voice(settings),
+        console(settings),
         web(settings),  # last: the demo seeder uses the knowledge service
     ]
 
@@ -109,6 +111,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         },
         middleware=[cors_middleware, rate_limit_headers_middleware, voice_lease_middleware],
         request_class=ParleyRequest,  # JSON bodies are checked for depth before decoding
+        plugins=[p for plugin in plugins for p in plugin.app_plugins],
         lifespan=[database_lifespan],
         exception_handlers=exception_handlers(),
         state=State(

@@ -435,6 +435,13 @@ class Settings(BaseSettings):
         le=86400,
         description="A key's last_used_at is written at most once per this many seconds.",
     )
+    recording_sweep_interval_s: float = Field(
+        3600.0,
+        ge=1,
+        le=86400,
+        description="Seconds between two sweeps that delete call recordings past their "
+        "organisation's retention or whose conversation was deleted.",
+    )
 
     demo: bool | None = Field(
         None,

@@ -17,6 +17,8 @@ from voice_server.voice.liveness import PgLiveness, close_leftovers, instance_id
 from voice_server.voice.manager import SessionManager
 from voice_server.voice.providers import factory
 from voice_server.voice.providers.base import SpeechToText, TextToSpeech
+from voice_server.voice.recording_store import RecordingStore
+from voice_server.voice.recordings import CallRecordings
 from voice_server.voice.store import AdmittingVoiceStore, PgVoiceStore
 from voice_server.voice.waterfall import VoiceMetrics
 
@@ -43,6 +45,7 @@ class VoiceServices:
     manager: SessionManager = field(default_factory=SessionManager)
     providers: Providers | None = None
     providers_error: str | None = None
+    recordings: CallRecordings | None = None
 
     def require_providers(self) -> Providers:
         if self.providers is None:
@@ -89,6 +92,9 @@ def lifespan(
         except Exception as exc:  # the server still serves everything but voice
             _log.error("speech providers unavailable: %s", exc)
             services.providers_error = str(exc) or type(exc).__name__
+        # Call recordings (bots opt in) live under the data directory; the console streams them.
+        app.state.recording_store = RecordingStore(settings.data_dir / "recordings")
+        services.recordings = CallRecordings(pool, app.state.recording_store)
         try:
             with runtime.holding(VOICE, services):
                 yield
