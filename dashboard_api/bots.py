@@ -45,6 +45,7 @@ def bot_out(row: BotRow) -> BotOut:
         knowledge_scope=config.knowledge_scope,
         appearance=config.appearance,
         allowed_origins=config.allowed_origins,
+        recording=config.recording,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -92,6 +93,7 @@ async def create_bot(conn: Connection, tenant_id: UUID, data: BotCreate) -> BotR
         knowledge_scope=data.knowledge_scope,
         appearance=data.appearance,
         allowed_origins=_origins(data.allowed_origins),
+        recording=data.recording,
     )
     return await bots.create(
         conn,
