@@ -27,7 +27,6 @@ from tests.e2e.widget_page import (
 )
 from tests.fakes.deepgram import deepgram_server
 from tests.fakes.groq_audio import groq_audio_server
-from tests.fakes.groq_chat import FakeGroq, Text
 from voice_server.web.demo import DEMO_TITLE
 
 AUDIBLE = 0.01  # RMS, about -40 dBFS
@@ -137,32 +136,30 @@ async def test_barge_in_stops_playback_at_once(
     artifacts_dir: Path,
     tmp_path: Path,
 ) -> None:
-    # Vendor fakes at zero latency, not the offline engines: the second question must land
-    # while the bot speaks, and an offline transcription's time on shared cores is unknown.
-    # The scripted answer is long (its tone lasts about 0.06 s a character).
-    answer = "Yes. " + "You can talk over the bot at any moment, and it stops and listens. " * 4
-    chat = FakeGroq(script=[Text(answer), Text("Self-hosting is free.")])
+    # Speech vendor fakes at zero latency, not the offline engines: the second question must
+    # land while the bot speaks, and an offline transcription's time on shared cores is
+    # unknown. The offline answerer reads the demo's long "Voice calls" passage back (a tone
+    # of about 0.06 s a character from the Deepgram fake).
     async with (
-        groq_audio_server(text="can I interrupt the bot") as groq,
+        groq_audio_server(text="can I interrupt the bot during a voice call") as groq,
         deepgram_server(audio="tone") as deepgram,
-        chat.serve() as chat_url,
     ):
         server = await serve_parley(
             demo=True,
+            rag_embedder="offline",  # no model load on shared cores during the call
+            rag_reranker="off",
             groq_api_key=groq.api_key,
             groq_base_url=groq.base_url,
             deepgram_api_key=deepgram.api_key,
             deepgram_base_url=deepgram.base_url,
-            llm_provider="groq",
-            llm_api_key=chat.api_key,
-            llm_base_url=chat_url,
         )
+        await knowledge_ready(database_url, DEMO_TITLE)
         await silence_greeting(database_url)
         recording = await record(
             tmp_path / "mic.wav",
             [
                 Utterance("Can I interrupt the bot during a voice call?", at_s=1.0),
-                Utterance("Wait, how much does self hosting cost?", at_s=9.0),
+                Utterance("Wait, how much does self hosting cost?", at_s=12.0),
             ],
             tail_s=10.0,
         )

@@ -200,7 +200,9 @@ async function problem(response: Response): Promise<ApiError> {
     /* not JSON */
   }
   const retry = Number(response.headers.get("Retry-After") ?? body.retry_after_s ?? NaN);
-  const kind = kindForStatus(response.status, body.code as string | undefined);
+  // Problem documents name their kind in `type` (…/unavailable); socket errors use `code`.
+  const slug = typeof body.type === "string" ? body.type.split("/").pop() : undefined;
+  const kind = kindForStatus(response.status, (body.code as string | undefined) ?? slug);
   // 404/405 on the token route: a server from before session tokens (the caller falls back).
   const missing = response.status === 404 || response.status === 405;
   const message = missing ? "404" : String(body.detail ?? body.title ?? response.status);
