@@ -12,7 +12,7 @@ turn's billed voice seconds in the turn's own transaction (voice_server.voice.al
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -20,9 +20,21 @@ from uuid import UUID
 
 import asyncpg
 
-from voice_server.brain import BotProfile
+from voice_server.brain import BotProfile, Citation
 from voice_server.db.types import Connection
 from voice_server.voice.allowance import UsageRecorder, billed_seconds, usage_key
+
+
+def citation_json(citation: Citation) -> dict[str, object]:
+    """A citation as messages.citations holds it (the same shape text chat stores)."""
+    return {
+        "document_id": str(citation.document_id),
+        "title": citation.title,
+        "location": citation.location,
+        "url": citation.url,
+        "chunk_id": str(citation.chunk_id) if citation.chunk_id else None,
+        "score": citation.score,
+    }
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class VoiceStore(Protocol):
         tokens_in: int | None = None,
         tokens_out: int | None = None,
         answered: bool | None = None,
+        citations: Sequence[Citation] = (),
     ) -> UUID: ...
 
     async def add_turn(self, tenant_id: UUID, session_id: UUID, turn: TurnRow) -> UUID: ...
@@ -175,11 +188,12 @@ class PgVoiceStore:
         tokens_in: int | None = None,
         tokens_out: int | None = None,
         answered: bool | None = None,
+        citations: Sequence[Citation] = (),
     ) -> UUID:
         message_id: UUID = await self._pool.fetchval(
             """INSERT INTO messages (tenant_id, conversation_id, role, content, interrupted,
-                   tokens_in, tokens_out, answered)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
+                   tokens_in, tokens_out, answered, citations)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) RETURNING id""",
             tenant_id,
             conversation_id,
             role,
@@ -188,6 +202,7 @@ class PgVoiceStore:
             tokens_in,
             tokens_out,
             answered,
+            json.dumps([citation_json(c) for c in citations]),
         )
         return message_id
 
