@@ -158,7 +158,14 @@ async def delete_bot(conn: Connection, tenant_id: UUID, bot_id: UUID) -> None:
 
 
 async def embed_snippet(
-    conn: Connection, tenant_id: UUID, bot_id: UUID, *, base_url: str, created_by: UUID | None
+    conn: Connection,
+    tenant_id: UUID,
+    bot_id: UUID,
+    *,
+    base_url: str,
+    created_by: UUID | None,
+    script_path: str = WIDGET_SCRIPT_PATH,
+    integrity: str | None = None,
 ) -> tuple[str, str]:
     """The ``<script>`` tag for the bot and the publishable key it carries (made if missing)."""
     bot = await get_bot(conn, tenant_id, bot_id)
@@ -176,9 +183,11 @@ async def embed_snippet(
     else:
         assert key.display_key is not None
         display_key = key.display_key
-    src = base_url.rstrip("/") + WIDGET_SCRIPT_PATH
+    src = base_url.rstrip("/") + script_path
+    # The versioned script is cached for a year; its SRI hash pins the exact bytes.
+    sri = f'integrity="{integrity}" crossorigin="anonymous" ' if integrity else ""
     snippet = (
-        f'<script src="{html.escape(src)}" data-parley-key="{display_key}" '
-        f'data-parley-bot="{bot_id}" async></script>'
+        f'<script src="{html.escape(src)}" {sri}data-bot-id="{bot_id}" '
+        f'data-key="{display_key}" async></script>'
     )
     return snippet, display_key
