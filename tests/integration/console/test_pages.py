@@ -137,7 +137,7 @@ async def test_sign_up_respects_the_invite_mode_after_the_first_organisation(
             },
         )
         assert refused.status_code == 403
-        assert "cannot sign up on this server" in refused.text
+        assert "by invitation only" in refused.text
         conn = await asyncpg.connect(database_url)
         try:
             assert await conn.fetchval("SELECT count(*) FROM tenants") == 1
