@@ -3,11 +3,14 @@
 IngestionError (InvalidInput 400)      a document we cannot turn into text
 ├── EncryptedDocument                  password-protected PDF
 ├── NoExtractableText                  scanned / image-only PDF, empty text
-└── TooManyPages                       over PARLEY_RAG_MAX_PAGES
+├── TooManyPages                       over PARLEY_RAG_MAX_PAGES
+├── ArchiveTooLarge                    a ZIP-based file over the unpacked size or ratio limits
+└── ParseAborted                       the parsing worker hit its memory or CPU limit, or died
 UnsupportedDocument (415)              a content type we do not read
 FetchRefused (InvalidInput 400)        a URL we will not fetch (private address, scheme)
 FetchFailed (ServiceUnavailable 503)   the remote site or Drive did not answer usefully
 └── DriveAuthError                     Drive refused the token (revoked or expired)
+EmbedderUnavailable (ServiceUnavailable 503) a local model's files are missing or changed
 """
 
 from __future__ import annotations
@@ -35,6 +38,16 @@ class TooManyPages(IngestionError):
     title = "Document has too many pages"
 
 
+class ArchiveTooLarge(IngestionError):
+    slug = "document-too-large-unpacked"
+    title = "Document unpacks to too much data"
+
+
+class ParseAborted(IngestionError):
+    slug = "document-parse-aborted"
+    title = "Parsing the document was stopped"
+
+
 class UnsupportedDocument(UnsupportedMediaType):
     slug = "document-type-unsupported"
     title = "Unsupported document type"
@@ -53,3 +66,8 @@ class FetchFailed(ServiceUnavailable):
 class DriveAuthError(FetchFailed):
     slug = "drive-unauthorized"
     title = "Google Drive refused the credentials"
+
+
+class EmbedderUnavailable(ServiceUnavailable):
+    slug = "embedder-unavailable"
+    title = "The embedding model cannot be loaded"

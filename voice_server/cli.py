@@ -54,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from voice_server.server import serve
 
+            if settings.demo is None:  # `parley serve` opens on the demo unless told not to
+                settings = settings.model_copy(update={"demo": True})
             asyncio.run(serve(settings))
         elif args.command == "migrate":
             asyncio.run(run_migrations(settings))

@@ -126,6 +126,7 @@ def open_session(
             store=services.store,
             metrics=services.metrics,
             fallback_tts=providers.fallback_tts,
+            recordings=services.recordings,
         ),
         config,
         bot,
