@@ -3,7 +3,9 @@
 IngestionError (InvalidInput 400)      a document we cannot turn into text
 ├── EncryptedDocument                  password-protected PDF
 ├── NoExtractableText                  scanned / image-only PDF, empty text
-└── TooManyPages                       over PARLEY_RAG_MAX_PAGES
+├── TooManyPages                       over PARLEY_RAG_MAX_PAGES
+├── ArchiveTooLarge                    a ZIP-based file over the unpacked size or ratio limits
+└── ParseAborted                       the parsing worker hit its memory or CPU limit, or died
 UnsupportedDocument (415)              a content type we do not read
 FetchRefused (InvalidInput 400)        a URL we will not fetch (private address, scheme)
 FetchFailed (ServiceUnavailable 503)   the remote site or Drive did not answer usefully
@@ -34,6 +36,16 @@ class NoExtractableText(IngestionError):
 class TooManyPages(IngestionError):
     slug = "document-too-many-pages"
     title = "Document has too many pages"
+
+
+class ArchiveTooLarge(IngestionError):
+    slug = "document-too-large-unpacked"
+    title = "Document unpacks to too much data"
+
+
+class ParseAborted(IngestionError):
+    slug = "document-parse-aborted"
+    title = "Parsing the document was stopped"
 
 
 class UnsupportedDocument(UnsupportedMediaType):

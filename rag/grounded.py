@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
 from rag.agent import TEXT_STYLE, VOICE_STYLE, format_no_match, format_passages
-from rag.completions import Usage, stream_completion
+from rag.completions import Usage, completions_client, stream_completion
 from rag.llm import model_error
 from rag.retriever import Retriever
 from rag.streaming import in_own_task
@@ -51,6 +52,7 @@ class GroundedBrain:
 
     def __init__(self, model: BaseChatModel, retriever: Retriever, model_name: str) -> None:
         self.model = model
+        self._client: Any = None  # the SDK client, built on first use
         self.retriever = retriever
         self.model_name = model_name
 
@@ -81,7 +83,9 @@ class GroundedBrain:
         verdict = VerdictFilter()
         usage = Usage(None, None)
         try:
-            stream = stream_completion(self.model, messages)
+            if self._client is None:
+                self._client = completions_client(self.model)
+            stream = stream_completion(self.model, messages, self._client)
             async with contextlib.aclosing(in_own_task(stream, name="model-stream")) as items:
                 async for item in items:
                     if isinstance(item, Usage):

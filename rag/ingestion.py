@@ -1,10 +1,16 @@
 """Adding documents, and the background worker that turns them into embedded chunks.
 
 Submitting checks what can be checked at once (empty, type, encryption, page count, size,
-storage quota, duplicates) so that the caller gets a clear error immediately; the rest
-(parsing, chunking, embedding) runs in the worker. Work lives in the database, not in memory:
-queued documents and Drive folders are claimed with ``FOR UPDATE SKIP LOCKED``, so a restart
-picks them up again and several servers can share the queue.
+what a ZIP-based file declares it unpacks to, storage quota, duplicates) so that the caller gets
+a clear error immediately; the rest (parsing, chunking, embedding) runs in the worker. Work
+lives in the database, not in memory: queued documents and Drive folders are claimed with
+``FOR UPDATE SKIP LOCKED``, so a restart picks them up again and several servers can share the
+queue.
+
+Parsing runs in a separate process with memory and CPU limits (:mod:`rag.parse_worker`). A
+claimed document holds a lease that its worker renews every third of ``rag_lease_s``; a server
+that dies leaves an expiring lease, which any server's periodic reclaim takes back
+(:mod:`rag.leases`). Deleting a document cancels its work, killing the parsing process.
 """
 
 from __future__ import annotations
@@ -16,11 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from rag.archive_limits import ZipLimits, check_declared, is_zip
 from rag.chunker import chunk_blocks
 from rag.embeddings import Embedder
-from rag.errors import IngestionError, TooManyPages
+from rag.errors import IngestionError, ParseAborted, TooManyPages
+from rag.leases import IngestionLeases
 from rag.metrics import RagMetrics
-from rag.parsers import PDF, parse, pdf_page_count, sniff
+from rag.parse_worker import ParseLimits, parse_isolated
+from rag.parsers import PDF, pdf_page_count, sniff
 from rag.sources.drive import DriveClient, DriveFile
 from rag.sources.drive_sync import DriveSource, DriveSourceStore, content_hash, sync_folder
 from rag.sources.web import FetchedPage, check_address, fetch_page
@@ -30,7 +39,7 @@ from voice_server.settings import Settings
 
 _log = logging.getLogger("parley.rag.ingestion")
 
-LEASE_S = 300.0  # a document 'processing' for longer than this was left by a crashed server
+DRIVE_LEASE_S = 300.0  # a Drive folder syncing for longer than this was left by a crash
 IDLE_POLL_S = 5.0  # how often idle workers look for work queued by another server
 REEMBED_BATCH = 128
 
@@ -47,8 +56,21 @@ class IngestionService:
         self.drive_sources = DriveSourceStore(store.pool)
         self.embedder = embedder
         self.settings = settings
+        self.leases = IngestionLeases(store.pool)
         self.metrics: RagMetrics | None = None
+        self.worker_peak_rss_bytes = 0  # the largest parsing process seen, for operators
         self._wake = asyncio.Event()
+        self._running: dict[UUID, asyncio.Task[None]] = {}  # document id -> its work
+        self.zip_limits = ZipLimits(
+            max_unpacked_bytes=settings.rag_max_unpacked_bytes,
+            max_ratio=settings.rag_max_compression_ratio,
+        )
+        self.parse_limits = ParseLimits(
+            memory_bytes=settings.rag_parse_memory_mb * 2**20,
+            cpu_s=settings.rag_parse_cpu_s,
+            max_pages=settings.rag_max_pages,
+            zip=self.zip_limits,
+        )
 
     def wake(self) -> None:
         self._wake.set()
@@ -63,7 +85,7 @@ class IngestionService:
         """The sniffed type, after refusing what would fail anyway (in a worker thread)."""
         if not data:
             raise IngestionError("the file is empty (0 bytes)")
-        mime = sniff(data)
+        mime = await asyncio.to_thread(self._sniff, data)
         if mime == PDF:
             pages = await asyncio.to_thread(pdf_page_count, data)
             if pages > self.settings.rag_max_pages:
@@ -71,6 +93,12 @@ class IngestionService:
                     f"the PDF has {pages} pages; the limit is {self.settings.rag_max_pages}"
                 )
         return mime
+
+    def _sniff(self, data: bytes) -> str:
+        if is_zip(data):
+            # Only the directory is read: what it declares must fit before anything inflates.
+            check_declared(data, self.zip_limits)
+        return sniff(data)
 
     async def add_bytes(
         self,
@@ -150,6 +178,29 @@ class IngestionService:
     async def delete(self, tenant_id: UUID, document_id: UUID) -> None:
         if not await self.store.delete(tenant_id, document_id):
             raise NotFound("no such document")
+        # Work on this server stops now (its parsing process is killed); another server's
+        # worker notices at its next lease renewal.
+        work = self._running.get(document_id)
+        if work is not None:
+            work.cancel()
+
+    async def retry(self, tenant_id: UUID, document_id: UUID) -> DocumentRow:
+        """Process a failed (or stuck) upload again from its stored bytes, attempts reset."""
+        document = await self.leases.retry(tenant_id, document_id)
+        if document is not None:
+            self.wake()
+            return document
+        current = await self.store.get(tenant_id, document_id)
+        if current is None:
+            raise NotFound("no such document")
+        if current.status == "ready":
+            raise Conflict("the document is ready; nothing to retry")
+        if current.status in ("queued", "processing"):
+            raise Conflict(f"the document is {current.status}; wait for it to finish")
+        raise Conflict(
+            "the document's bytes are no longer stored; upload the file again"
+            + (" or re-sync it" if current.source_kind in ("url", "drive") else "")
+        )
 
     async def add_drive_folder(
         self,
@@ -197,12 +248,38 @@ class IngestionService:
 
     async def run(self) -> None:
         """Process queued work until cancelled (the plugin's lifespan owns this task)."""
-        await self.store.release_stale(LEASE_S)
-        await self.drive_sources.release_stale(LEASE_S)
         async with asyncio.TaskGroup() as group:
+            group.create_task(self._reclaim_loop())
             for _ in range(self.settings.rag_ingest_workers):
                 group.create_task(self._work_loop())
             group.create_task(self._reembed_loop())
+
+    async def reclaim(self) -> None:
+        """Take back work whose lease ran out (its server died); wake the workers for it."""
+        reclaimed = await self.leases.reclaim_expired(
+            self.settings.rag_parse_attempts, self.settings.rag_lease_s
+        )
+        await self.drive_sources.release_stale(DRIVE_LEASE_S)
+        if reclaimed.requeued or reclaimed.failed:
+            _log.warning(
+                "took back %d documents left by a server that stopped (%d out of attempts, failed)",
+                reclaimed.requeued + reclaimed.failed,
+                reclaimed.failed,
+            )
+            for _ in range(reclaimed.failed):
+                self._count("failed")
+        self.wake()  # requeued documents, and Drive folders released above
+
+    async def _reclaim_loop(self) -> None:
+        # Every half lease: a crashed server's documents wait at most 1.5 leases.
+        while True:
+            try:
+                await self.reclaim()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not stop reclaiming
+                _log.exception("reclaiming expired leases failed")
+            await asyncio.sleep(self.settings.rag_lease_s / 2)
 
     async def _work_loop(self) -> None:
         while True:
@@ -221,7 +298,7 @@ class IngestionService:
 
     async def work_once(self) -> bool:
         """Claim and finish one piece of queued work; False when there was none."""
-        document = await self.store.claim_next()
+        document = await self.leases.claim_next(self.settings.rag_lease_s)
         if document is not None:
             await self.process(document)
             return True
@@ -232,11 +309,50 @@ class IngestionService:
         return False
 
     async def process(self, document: DocumentRow) -> None:
+        """Process a claimed document while renewing its lease; stop if the lease is lost."""
+        work = asyncio.create_task(self._process(document), name=f"ingest {document.id}")
+        self._running[document.id] = work
+        renew_every = self.settings.rag_lease_s / 3
+        try:
+            while True:
+                done, _ = await asyncio.wait({work}, timeout=renew_every)
+                if done:
+                    break
+                if not await self._renew(document):
+                    _log.info("document %s was deleted or changed; its work stops", document.id)
+                    work.cancel()
+                    await asyncio.wait({work})
+                    break
+        except asyncio.CancelledError:
+            work.cancel()
+            await asyncio.wait({work})  # it hands the document back
+            raise
+        finally:
+            self._running.pop(document.id, None)
+        if not work.cancelled():
+            work.result()  # _process handles its own errors; this only re-raises bugs
+
+    async def _renew(self, document: DocumentRow) -> bool:
+        try:
+            return await self.leases.renew(document, self.settings.rag_lease_s)
+        except Exception:  # a database hiccup: keep working, the next renewal may succeed
+            _log.exception("renewing the lease of document %s failed", document.id)
+            return True
+
+    async def _process(self, document: DocumentRow) -> None:
         try:
             data = await self.store.blob(document.tenant_id, document.id)
             if data is None:
                 raise IngestionError("the document's bytes are missing; add it again")
-            parsed = await asyncio.to_thread(parse, data, max_pages=self.settings.rag_max_pages)
+            outcome = await parse_isolated(data, self.parse_limits)
+            self.worker_peak_rss_bytes = max(self.worker_peak_rss_bytes, outcome.peak_rss_bytes)
+            _log.info(
+                "document %s parsed in a separate process (peak %.0f MB)",
+                document.id,
+                outcome.peak_rss_bytes / 2**20,
+                extra={"worker_peak_rss_bytes": outcome.peak_rss_bytes},
+            )
+            parsed = outcome.unwrap()
             chunks = await asyncio.to_thread(
                 chunk_blocks,
                 parsed.blocks,
@@ -263,9 +379,19 @@ class IngestionService:
                 len(chunks),
             )
         except asyncio.CancelledError:
-            # Shutting down: hand the document back to the queue for the next start.
-            await asyncio.shield(self.store.release_one(document))
+            # Shutting down, or the document was deleted: hand it back (a no-op if deleted).
+            await asyncio.shield(self.leases.release(document))
             raise
+        except ParseAborted as exc:
+            # The parsing process died or overran its limits: worth another try, a few times.
+            status = await self.leases.requeue_or_fail(
+                document, exc.detail, self.settings.rag_parse_attempts
+            )
+            _log.warning("document %s: %s (now %s)", document.id, exc.detail, status)
+            if status == "failed":
+                self._count("failed")
+            else:
+                self.wake()
         except ParleyError as exc:
             await self.store.mark_failed(document, exc.detail)
             self._count("failed")

@@ -1,5 +1,6 @@
 """Documents for owners: upload (multipart, streamed), add a web page, add a Drive folder,
-list, read status, re-sync, delete. All under ``/v1/documents``, scoped to the caller's tenant.
+list, read status, re-sync, retry from the stored bytes, delete. All under ``/v1/documents``,
+scoped to the caller's tenant.
 
 Uploads are read as a stream and refused as soon as they pass the size limit: a declared
 ``Content-Length`` over the limit is refused before a byte is read, and a body that grows past
@@ -228,6 +229,21 @@ class DocumentsController(Controller):
     ) -> dict[str, Any]:
         _owner(principal, "documents:write")
         document = await rag.ingestion.resync(principal.tenant_id, document_id)
+        return document.public()
+
+    @post(
+        "/{document_id:uuid}/retry",
+        status_code=202,
+        summary="Process a failed or stuck document again from its stored bytes",
+    )
+    async def retry(
+        self,
+        document_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        rag: NamedDependency[RagServices],
+    ) -> dict[str, Any]:
+        _owner(principal, "documents:write")
+        document = await rag.ingestion.retry(principal.tenant_id, document_id)
         return document.public()
 
     @delete("/{document_id:uuid}", status_code=204, summary="Delete a document and its chunks")

@@ -108,6 +108,27 @@ class Settings(BaseSettings):
     voice_max_turn_chars: int = Field(
         4000, ge=100, le=100_000, description="Spoken reply length cap per turn (characters)."
     )
+    voice_heartbeat_s: float = Field(
+        10.0,
+        ge=0.5,
+        le=300,
+        description="How often the server marks its live voice sessions as seen (one UPDATE "
+        "for all of them).",
+    )
+    voice_liveness_s: float = Field(
+        45.0,
+        ge=2,
+        le=86_400,
+        description="A voice session not seen for this long is gone (a crashed server's): it "
+        "no longer counts against concurrent sessions, and a starting server closes it. Keep "
+        "it a few heartbeats long.",
+    )
+    instance_id: str | None = Field(
+        None,
+        max_length=200,
+        description="This server's name among replicas; a starting server closes the voice "
+        "sessions its previous run under the same name left open. Unset: host name and port.",
+    )
     voice_idle_timeout_s: float = Field(
         60.0,
         gt=0,
@@ -175,6 +196,62 @@ class Settings(BaseSettings):
     deepgram_base_url: str = Field(
         "https://api.deepgram.com", description="Deepgram API base URL (the SDK adds /v1/...)."
     )
+
+    # WebRTC transport (voice_server/voice/webrtc): ICE servers and what the server advertises
+    webrtc_ice_servers: str = Field(
+        "",
+        description="Comma-separated STUN/TURN URLs, e.g. stun:stun.example.com:3478,"
+        "turn:turn.example.com:3478?transport=udp (aiortc uses the first of each kind). "
+        "Empty: host candidates only.",
+    )
+    webrtc_turn_username: str | None = Field(None, description="Username of the TURN server.")
+    webrtc_turn_password: SecretStr | None = Field(
+        None, description="Password (credential) of the TURN server."
+    )
+    webrtc_host_address: str | None = Field(
+        None,
+        description="IP address advertised in place of the host candidates' addresses (1:1 NAT, "
+        "e.g. a cloud VM's public IP). Unset: the interfaces' own addresses.",
+    )
+    webrtc_interfaces: str = Field(
+        "",
+        description="Comma-separated interface names or IP addresses to gather candidates on. "
+        "Empty: every interface (aiortc probes all of them).",
+    )
+    webrtc_idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="A WebRTC session ends when no audio or message arrives for this long (s).",
+    )
+    webrtc_max_peers: int = Field(
+        200, ge=1, le=10_000, description="Most WebRTC peer connections one server holds."
+    )
+
+    @field_validator("webrtc_ice_servers")
+    @classmethod
+    def _ice_urls(cls, value: str) -> str:
+        from aiortc.rtcicetransport import parse_stun_turn_uri
+
+        for url in (part.strip() for part in value.split(",")):
+            if url:
+                try:
+                    parse_stun_turn_uri(url)
+                except ValueError as exc:
+                    raise ValueError(f"{url!r} is not a STUN or TURN URL ({exc})") from None
+        return value
+
+    @field_validator("webrtc_host_address")
+    @classmethod
+    def _host_address(cls, value: str | None) -> str | None:
+        import ipaddress
+
+        if value is None or not value.strip():
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address") from None
 
     @field_validator("groq_api_key", "deepgram_api_key")
     @classmethod
@@ -269,6 +346,36 @@ class Settings(BaseSettings):
     rag_ingest_workers: int = Field(
         2, ge=1, le=32, description="Documents processed at the same time by this server."
     )
+    rag_max_unpacked_bytes: int = Field(
+        200_000_000,
+        ge=1_000_000,
+        description="Most bytes a ZIP-based document (DOCX) may unpack to, counted while "
+        "inflating.",
+    )
+    rag_max_compression_ratio: float = Field(
+        100.0,
+        ge=2,
+        description="Highest unpacked-to-packed ratio of a part of a ZIP-based document over 1 MB.",
+    )
+    rag_parse_memory_mb: int = Field(
+        1024, ge=128, description="Address-space limit of the process that parses one document."
+    )
+    rag_parse_cpu_s: int = Field(
+        60, ge=1, le=3600, description="CPU-time limit of the process that parses one document."
+    )
+    rag_parse_attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Tries before a document whose processing keeps crashing is marked failed.",
+    )
+    rag_lease_s: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="Lease of a document being processed; renewed while the work lives, taken "
+        "back by any server once it expires.",
+    )
     llm_provider: Literal["offline", "groq", "openai"] = Field(
         "offline",
         description="offline: no language model, the answerer reads back the best passage; "
@@ -327,6 +434,25 @@ class Settings(BaseSettings):
         ge=0,
         le=86400,
         description="A key's last_used_at is written at most once per this many seconds.",
+    )
+    recording_sweep_interval_s: float = Field(
+        3600.0,
+        ge=1,
+        le=86400,
+        description="Seconds between two sweeps that delete call recordings past their "
+        "organisation's retention or whose conversation was deleted.",
+    )
+
+    demo: bool | None = Field(
+        None,
+        description="Seed and serve the zero-key demo (a demo tenant, bot, knowledge and widget "
+        "page at /). Unset: on for `parley serve`, off otherwise; false also removes the demo "
+        "tenant if an earlier run made it.",
+    )
+    widget_bundle: Path | None = Field(
+        None,
+        description="The built widget script served at /widget/parley.js. Unset: "
+        "widget/dist/parley.js of the source checkout.",
     )
 
     public_url: str | None = Field(
@@ -558,6 +684,14 @@ class Settings(BaseSettings):
         data = getattr(info, "data", {})
         if value < data.get("db_pool_min", 0):
             raise ValueError("must be at least PARLEY_DB_POOL_MIN")
+        return value
+
+    @field_validator("voice_liveness_s")
+    @classmethod
+    def _liveness_spans_heartbeats(cls, value: float, info: object) -> float:
+        data = getattr(info, "data", {})
+        if value < 2 * data.get("voice_heartbeat_s", 0):
+            raise ValueError("must be at least twice PARLEY_VOICE_HEARTBEAT_S")
         return value
 
     @property

@@ -2,6 +2,10 @@
 
 Addresses are checked after DNS resolution and again at every redirect, so that a public name
 pointing at 127.0.0.1 or a cloud metadata address is refused as surely as the literal address.
+The connection then goes to the address that was checked - never to a second lookup of the
+name, which a hostile DNS server could answer differently (DNS rebinding): the request is sent
+to the IP, with the name in the ``Host`` header and, for https, as the TLS server name (SNI)
+that the certificate is verified against.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -16,6 +21,9 @@ import httpx
 
 from rag.errors import FetchFailed, FetchRefused
 from voice_server.errors import PayloadTooLarge
+
+# host, port -> the addresses the name resolves to (a fake in tests)
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 MAX_REDIRECTS = 5
 
@@ -48,7 +56,18 @@ def check_host_name(host: str) -> None:
         )
 
 
-async def check_address(url: str, *, allow_private: bool) -> None:
+async def system_resolver(host: str, port: int) -> list[str]:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise FetchRefused(f"the host {host!r} does not resolve") from None
+    return [str(info[4][0]) for info in infos]
+
+
+async def check_address(
+    url: str, *, allow_private: bool, resolver: Resolver = system_resolver
+) -> str:
+    """Check ``url`` and resolve its host; returns the one address to connect to."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         scheme = parts.scheme or "none"
@@ -59,22 +78,34 @@ async def check_address(url: str, *, allow_private: bool) -> None:
     check_host_name(host)
     if parts.username or parts.password:
         raise FetchRefused("URLs with credentials are not fetched")
-    if allow_private:
-        return
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        raise FetchRefused(f"the host {host!r} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
+    addresses = await resolver(host, port)
+    if not addresses:
+        raise FetchRefused(f"the host {host!r} does not resolve")
+    for text in addresses:
+        address = ipaddress.ip_address(text)
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
+        if not allow_private and (not address.is_global or address.is_multicast):
             raise FetchRefused(
                 f"{host} resolves to {address}, a private, loopback or reserved address; "
                 "only public web pages can be added"
             )
+    return addresses[0]
+
+
+def pinned_request(client: httpx.AsyncClient, url: str, address: str) -> httpx.Request:
+    """A GET of ``url`` sent to ``address``: the name travels as Host and as TLS server name."""
+    target = httpx.URL(url)
+    extensions = {}
+    if target.scheme == "https":
+        extensions["sni_hostname"] = target.raw_host.decode("ascii")  # IDNA form, as in DNS
+    return client.build_request(
+        "GET",
+        target.copy_with(host=address),
+        headers={"Host": target.netloc.decode("ascii")},
+        extensions=extensions,
+    )
 
 
 async def fetch_page(
@@ -84,6 +115,7 @@ async def fetch_page(
     timeout_s: float,
     allow_private: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver = system_resolver,
 ) -> FetchedPage:
     """GET ``url``, following at most five redirects, reading at most ``max_bytes``."""
     try:
@@ -97,8 +129,10 @@ async def fetch_page(
             ) as client,
         ):
             for _ in range(MAX_REDIRECTS + 1):
-                await check_address(url, allow_private=allow_private)
-                async with client.stream("GET", url) as response:
+                address = await check_address(url, allow_private=allow_private, resolver=resolver)
+                request = pinned_request(client, url, address)
+                response = await client.send(request, stream=True)
+                try:
                     if response.is_redirect:
                         location = response.headers.get("location")
                         if not location:
@@ -117,9 +151,9 @@ async def fetch_page(
                         body += piece
                         if len(body) > max_bytes:
                             raise PayloadTooLarge(f"the page is larger than {max_bytes} bytes")
-                    return FetchedPage(
-                        str(response.url), bytes(body), response.headers.get("content-type")
-                    )
+                    return FetchedPage(url, bytes(body), response.headers.get("content-type"))
+                finally:
+                    await response.aclose()
             raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
     except TimeoutError:
         raise FetchFailed(f"fetching {url} took longer than {timeout_s:g} s") from None
