@@ -223,11 +223,10 @@ def _peak_rss_kb() -> int:
     """This program's peak RSS. Linux keeps ``ru_maxrss`` across exec, so a child forked from a
     large server (a loaded embedding model) would report the server's size; ``VmHWM`` belongs
     to the memory of this program only."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
