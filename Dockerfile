@@ -6,7 +6,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PARLEY_HOST=0.0.0.0 \
     PARLEY_PORT=8000 \
-    PARLEY_DATA_DIR=/data
+    PARLEY_DATA_DIR=/data \
+    PARLEY_DEMO=false \
+    PARLEY_WIDGET_BUNDLE=/app/widget/dist/parley.js
 
 RUN apt-get update \
     && apt-get install -y --no-install-recommends curl \
@@ -18,6 +20,7 @@ COPY voice_server ./voice_server
 COPY rag ./rag
 COPY billing ./billing
 COPY dashboard_api ./dashboard_api
+COPY widget/dist ./widget/dist
 RUN pip install .
 
 RUN useradd --create-home --uid 10001 parley \

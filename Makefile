@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint migrate bench bench-full clean
+.PHONY: run test lint migrate bench bench-full clean widget
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.chat --requests 10
 	$(BIN)/python -m benchmarks.rag_eval
 	$(BIN)/python -m benchmarks.quota_check
+	$(BIN)/python -m benchmarks.widget_latency --turns 10
 
 # The long ones on top (about 30 minutes more): retrieval over 10,000 and 100,000 chunks, the
 # dashboard over 100,000 messages, Pipecat against 10 callers.
@@ -50,6 +51,11 @@ bench-full: bench
 	$(BIN)/python -m benchmarks.retrieval
 	$(BIN)/python -m benchmarks.dashboard
 	$(BIN)/python -m benchmarks.compare_pipecat --profile zero --callers 10 --turns 3
+
+# The widget's bundle (widget/dist/parley.js, committed so `make run` needs no Node): rebuilt
+# from widget/src with esbuild; prints its gzipped size. Needs Node 18+ and npm.
+widget:
+	cd widget && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
 migrate: $(VENV)/.installed-run
 	$(BIN)/parley migrate

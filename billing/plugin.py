@@ -1,7 +1,7 @@
 """What `billing` contributes to the app (see voice_server.plugin).
 
 App-wide dependency ``quota`` (billing.quota.QuotaService): the one call chat and voice make.
-``app.state.usage_recorder`` (billing.ledger.record_usage), published while billing runs: voice
+The runtime's ``USAGE_RECORDER`` (billing.ledger.record_usage), published while billing runs: voice
 records each turn's seconds with it without importing billing (voice_server.voice.allowance).
 """
 
@@ -20,6 +20,7 @@ from billing.quota import QuotaService
 from billing.routes import BillingController, StripeWebhookController, provide_billing
 from billing.services import open_services
 from voice_server.plugin import PackagePlugin
+from voice_server.runtime import USAGE_RECORDER, runtime_of
 from voice_server.settings import Settings
 
 
@@ -35,16 +36,19 @@ def plugin(settings: Settings) -> PackagePlugin:
         app.state.billing_metrics = metrics
         async with open_services(settings, app.state.database.pool, metrics) as services:
             app.state.billing = services
-            app.state.usage_recorder = record_usage
             try:
-                yield
+                with runtime_of(app).holding(USAGE_RECORDER, record_usage):
+                    yield
             finally:
                 app.state.billing = None
-                app.state.usage_recorder = None
 
     return PackagePlugin(
         name="billing",
         route_handlers=[BillingController, StripeWebhookController],
-        dependencies={"quota": Provide(provide_quota, sync_to_thread=False)},
+        dependencies={
+            "quota": Provide(provide_quota, sync_to_thread=False),
+            # For routes that bill work outside a voice session (the REST voice endpoints).
+            "usage_recorder": Provide(lambda: record_usage, sync_to_thread=False),
+        },
         lifespans=[billing_lifespan],
     )

@@ -31,8 +31,9 @@ from voice_server.errors import QuotaExceeded
 QuotaKind = Literal["message", "voice_seconds", "voice_session", "bot", "document", "storage_bytes"]
 QUOTA_KINDS: frozenset[str] = frozenset(get_args(QuotaKind))
 WARNING_RATIO = 0.8
-# A voice session left open by a crashed server stops counting against concurrency after this.
-STALE_VOICE_SESSION = "12 hours"
+# A voice session counts as in use while its server marks it seen (voice_server.voice.liveness);
+# one left open by a crashed server stops counting once it has not been seen for this long.
+DEFAULT_VOICE_LIVENESS_S = 45.0
 
 
 # What each limit is measured by: an SQL expression over $1 = tenant id and `period.start`.
@@ -53,7 +54,7 @@ _MEASURES: dict[LimitName, str] = {
     "voice_minutes_per_month": _period_usage("voice_seconds"),
     "concurrent_voice_sessions": (
         "(SELECT count(*) FROM voice_sessions v WHERE v.tenant_id = $1 AND v.ended_at IS NULL"
-        f" AND v.started_at > now() - interval '{STALE_VOICE_SESSION}')"
+        " AND v.last_seen_at > now() - make_interval(secs => {liveness_s}))"
     ),
     "bots": "(SELECT count(*) FROM bots b WHERE b.tenant_id = $1)",
     "documents": "(SELECT count(*) FROM documents d WHERE d.tenant_id = $1)",
@@ -84,8 +85,12 @@ _CHECKED: dict[str, tuple[LimitName, ...]] = {
 }
 
 
-def _statement(limits: tuple[LimitName, ...]) -> str:
-    measures = ", ".join(f"{_MEASURES[name]} AS {name}" for name in limits)
+def _statement(limits: tuple[LimitName, ...], liveness_s: float) -> str:
+    # liveness_s is a float from the settings, never text from a request.
+    measures = ", ".join(
+        f"{_MEASURES[name].replace('{liveness_s}', repr(float(liveness_s)))} AS {name}"
+        for name in limits
+    )
     return f"""
         WITH sub AS (
             SELECT plan, status, grace_until, current_period_start, current_period_end
@@ -107,8 +112,6 @@ def _statement(limits: tuple[LimitName, ...]) -> str:
     """
 
 
-_STATEMENTS = {kind: _statement(limits) for kind, limits in _CHECKED.items()}
-_SUMMARY_STATEMENT = _statement(LIMIT_NAMES)
 # Voice seconds of the period recorded by everything but one session (whose keys start with $2).
 _VOICE_BY_OTHERS = """
     WITH sub AS (
@@ -216,8 +219,13 @@ class QuotaService:
         default_plan: str,
         subscriptions_enabled: bool,
         metrics: BillingMetrics | None = None,
+        voice_liveness_s: float = DEFAULT_VOICE_LIVENESS_S,
     ) -> None:
         self._metrics = metrics
+        self._statements = {
+            kind: _statement(limits, voice_liveness_s) for kind, limits in _CHECKED.items()
+        }
+        self._summary_statement = _statement(LIMIT_NAMES, voice_liveness_s)
         self._pool = pool
         self._catalog = catalog
         self._default = catalog.get(default_plan)
@@ -261,9 +269,9 @@ class QuotaService:
             return Allowance(self._default.id, limit_names[0], None, 0.0, False)
         if conn is None:
             async with self._pool.acquire() as acquired:
-                row = await acquired.fetchrow(_STATEMENTS[kind], tenant_id)
+                row = await acquired.fetchrow(self._statements[kind], tenant_id)
         else:
-            row = await conn.fetchrow(_STATEMENTS[kind], tenant_id)
+            row = await conn.fetchrow(self._statements[kind], tenant_id)
         assert row is not None
         plan = self.plan_for(row["plan"], row["status"], row["grace_until"], row["now"])
         allowances = [_allowance(plan, name, row[name]) for name in limit_names]
@@ -293,7 +301,7 @@ class QuotaService:
 
     async def usage_summary(self, tenant_id: UUID) -> UsageSummary:
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_SUMMARY_STATEMENT, tenant_id)
+            row = await conn.fetchrow(self._summary_statement, tenant_id)
         assert row is not None
         plan = self.plan_for(row["plan"], row["status"], row["grace_until"], row["now"])
         limits = []

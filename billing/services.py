@@ -94,6 +94,7 @@ async def open_services(
         default_plan=default,
         subscriptions_enabled=stripe_configured(settings),
         metrics=metrics,
+        voice_liveness_s=settings.voice_liveness_s,
     )
     services = BillingServices(settings=settings, catalog=catalog, quota=quota)
     if settings.stripe_webhook_secret is not None:

@@ -15,6 +15,7 @@ from dashboard_api.repositories import tenants, users
 from dashboard_api.repositories.tenants import TenantRow
 from dashboard_api.repositories.users import UserRow
 from dashboard_api.services import DashboardServices
+from dashboard_api.signup import check_signup
 from voice_server.db.types import Connection
 from voice_server.errors import Forbidden, InvalidInput, Unauthenticated
 
@@ -47,10 +48,13 @@ async def sign_up(
     display_name: str | None = None,
     plan: str = "free",
     user_agent: str | None = None,
+    signup_mode: str = "open",
+    invite: str | None = None,
 ) -> SessionGrant:
-    """A new tenant with this person as its owner, logged in."""
+    """A new tenant with this person as its owner, logged in, if ``signup_mode`` lets them."""
     email = normalise_email(email)
     check_password_rules(password)
+    await check_signup(conn, signup_mode, services.signup_invites, email=email, invite=invite)
     tenant_name = tenant_name.strip()
     if not 1 <= len(tenant_name) <= 200:
         raise InvalidInput("tenant_name must be 1 to 200 characters", field="tenant_name")

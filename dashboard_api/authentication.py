@@ -11,6 +11,8 @@ used from a foreign or missing Origin is Forbidden (403).
 
 from __future__ import annotations
 
+import re
+
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.types import Scope
@@ -30,7 +32,7 @@ from dashboard_api.tokens import AccessClaims
 from voice_server.db import Database
 from voice_server.db.types import Connection
 from voice_server.errors import Forbidden, RateLimited, Unauthenticated
-from voice_server.principal import Principal
+from voice_server.principal import Principal, mark_visitor
 
 _NO_CREDENTIALS = (
     "no credentials: send `Authorization: Bearer <secret key or access token>`, or a widget's "
@@ -48,6 +50,8 @@ async def provide_principal(
     authenticates, then counts the request against the caller's rate limits."""
     connection: ASGIConnection = ASGIConnection(scope)
     principal = await authenticate(connection, database, dashboard_services)
+    if principal.kind == "publishable_key":
+        mark_visitor(scope)
     await enforce_rate_limits(connection, principal, dashboard_services)
     return principal
 
@@ -64,8 +68,24 @@ async def enforce_rate_limits(
     buckets = [("key", str(subject)), ("tenant", str(principal.tenant_id))]
     if principal.kind == "publishable_key":
         # The visitor first: a refused visitor must not eat into the key's shared budget.
-        buckets.insert(0, ("ip", visitor_ip(connection, services)))
+        ip = visitor_ip(connection, services)
+        buckets.insert(0, ("ip", ip))
+        bot = _metered_message(connection)
+        if bot is not None:
+            # One visitor cannot spend a tenant's month: messages per visitor per bot per hour.
+            buckets.insert(0, ("visitor_messages", f"{bot}:{ip}"))
     await _check(connection, services, buckets)
+
+
+# Routes where one request is one chat message a widget visitor sends (per-visitor caps).
+_CHAT_MESSAGE = re.compile(r"^/v1/bots/(?P<bot>[0-9a-fA-F-]{36})/chat$")
+
+
+def _metered_message(connection: ASGIConnection) -> str | None:
+    if connection.scope.get("method") != "POST":
+        return None
+    match = _CHAT_MESSAGE.match(connection.scope["path"])
+    return match["bot"].lower() if match else None
 
 
 async def enforce_auth_rate_limit(connection: ASGIConnection, services: DashboardServices) -> None:

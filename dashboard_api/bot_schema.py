@@ -18,6 +18,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from voice_server.bot_config import (
     Appearance,
+    BotRecording,
     BotVoice,
     KnowledgeScope,
     LlmConfig,
@@ -56,6 +57,7 @@ class BotCreate(msgspec.Struct, forbid_unknown_fields=True):
     knowledge_scope: KnowledgeScope = "tenant"
     appearance: Appearance = msgspec.field(default_factory=Appearance)
     allowed_origins: Origins = msgspec.field(default_factory=list)
+    recording: BotRecording = msgspec.field(default_factory=BotRecording)
     end_of_turn_silence_ms: OldSilence | UnsetType = UNSET
 
 
@@ -73,6 +75,7 @@ class BotUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     knowledge_scope: KnowledgeScope | UnsetType = UNSET
     appearance: Appearance | UnsetType = UNSET
     allowed_origins: Origins | UnsetType = UNSET
+    recording: BotRecording | UnsetType = UNSET
     end_of_turn_silence_ms: OldSilence | UnsetType = UNSET
 
 
@@ -88,6 +91,7 @@ class BotOut(msgspec.Struct):
     knowledge_scope: str
     appearance: Appearance
     allowed_origins: list[str]
+    recording: BotRecording
     created_at: datetime
     updated_at: datetime
 
@@ -105,4 +109,5 @@ CONFIG_FIELDS = (
     "knowledge_scope",
     "appearance",
     "allowed_origins",
+    "recording",
 )

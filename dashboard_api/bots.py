@@ -45,6 +45,7 @@ def bot_out(row: BotRow) -> BotOut:
         knowledge_scope=config.knowledge_scope,
         appearance=config.appearance,
         allowed_origins=config.allowed_origins,
+        recording=config.recording,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -92,6 +93,7 @@ async def create_bot(conn: Connection, tenant_id: UUID, data: BotCreate) -> BotR
         knowledge_scope=data.knowledge_scope,
         appearance=data.appearance,
         allowed_origins=_origins(data.allowed_origins),
+        recording=data.recording,
     )
     return await bots.create(
         conn,
@@ -156,7 +158,14 @@ async def delete_bot(conn: Connection, tenant_id: UUID, bot_id: UUID) -> None:
 
 
 async def embed_snippet(
-    conn: Connection, tenant_id: UUID, bot_id: UUID, *, base_url: str, created_by: UUID | None
+    conn: Connection,
+    tenant_id: UUID,
+    bot_id: UUID,
+    *,
+    base_url: str,
+    created_by: UUID | None,
+    script_path: str = WIDGET_SCRIPT_PATH,
+    integrity: str | None = None,
 ) -> tuple[str, str]:
     """The ``<script>`` tag for the bot and the publishable key it carries (made if missing)."""
     bot = await get_bot(conn, tenant_id, bot_id)
@@ -174,9 +183,11 @@ async def embed_snippet(
     else:
         assert key.display_key is not None
         display_key = key.display_key
-    src = base_url.rstrip("/") + WIDGET_SCRIPT_PATH
+    src = base_url.rstrip("/") + script_path
+    # The versioned script is cached for a year; its SRI hash pins the exact bytes.
+    sri = f'integrity="{integrity}" crossorigin="anonymous" ' if integrity else ""
     snippet = (
-        f'<script src="{html.escape(src)}" data-parley-key="{display_key}" '
-        f'data-parley-bot="{bot_id}" async></script>'
+        f'<script src="{html.escape(src)}" {sri}data-bot-id="{bot_id}" '
+        f'data-key="{display_key}" async></script>'
     )
     return snippet, display_key

@@ -17,6 +17,7 @@ from dashboard_api.passwords import Passwords
 from dashboard_api.ratelimit import MemoryStore, RateLimiter, RateLimitStore, Rule
 from dashboard_api.repositories import signing_secrets
 from dashboard_api.session_tokens import VisitorSessions, VoiceTokens
+from dashboard_api.signup import SignupInvites
 from dashboard_api.tokens import AccessTokens
 from voice_server.db.types import Connection
 from voice_server.errors import ServiceUnavailable
@@ -42,6 +43,7 @@ class DashboardServices:
     visitor_sessions: VisitorSessions = field(default_factory=lambda: VisitorSessions(0))
     visitor_voice_seconds_per_hour: int = 0
     signup: str = "open"
+    signup_invites: SignupInvites = field(default_factory=lambda: SignupInvites(b""))
 
 
 def rate_limit_rules(settings: Settings) -> dict[str, Rule]:
@@ -87,6 +89,7 @@ def build_services(
     secret: bytes,
     *,
     access_token_ttl_s: int = 900,
+    access_token_leeway_s: int = 30,
     session_ttl_s: int = 30 * 86400,
     key_last_used_interval_s: float = 60.0,
     allow_localhost_origins: bool = False,
@@ -102,7 +105,7 @@ def build_services(
 ) -> DashboardServices:
     return DashboardServices(
         passwords=passwords or Passwords(),
-        tokens=AccessTokens(secret, ttl_s=access_token_ttl_s),
+        tokens=AccessTokens(secret, ttl_s=access_token_ttl_s, leeway_s=access_token_leeway_s),
         key_usage=KeyUsage(key_last_used_interval_s),
         session_ttl_s=session_ttl_s,
         allow_localhost_origins=allow_localhost_origins,
@@ -114,6 +117,7 @@ def build_services(
         visitor_sessions=visitor_sessions or VisitorSessions(0),
         visitor_voice_seconds_per_hour=visitor_voice_seconds_per_hour,
         signup=signup,
+        signup_invites=SignupInvites(secret),
     )
 
 
@@ -139,6 +143,7 @@ def lifespan(settings: Settings) -> Lifespan:
         app.state[STATE_KEY] = build_services(
             secret,
             access_token_ttl_s=settings.access_token_ttl_s,
+            access_token_leeway_s=settings.access_token_leeway_s,
             session_ttl_s=settings.session_ttl_s,
             key_last_used_interval_s=settings.key_last_used_interval_s,
             allow_localhost_origins=settings.allow_localhost_origins,

@@ -22,7 +22,7 @@ from uuid import UUID
 from dashboard_api.repositories import session_tokens
 from dashboard_api.repositories.session_tokens import SpentToken
 from voice_server.db.types import Connection
-from voice_server.errors import Forbidden, RateLimited, ServiceUnavailable, Unauthenticated
+from voice_server.errors import Forbidden, QuotaExceeded, RateLimited, Unauthenticated
 
 TOKEN_PREFIX = "pvt_"
 _TOKEN_BYTES = 32
@@ -101,15 +101,15 @@ class VoiceTokens:
     async def check_voice_allowance(
         self, conn: Connection, tenant_id: UUID, bot_id: UUID, visitor: str, cap_s: int
     ) -> None:
-        """ServiceUnavailable (a plain "unavailable": visitors see no plan or usage) when the
-        visitor spent its hour of voice on this bot."""
+        """QuotaExceeded when the visitor spent its hour of voice on this bot (visitors see it
+        as a plain "unavailable", with no figures: voice_server.problems)."""
         if cap_s <= 0:
             return
         used = await session_tokens.visitor_voice_seconds(
             conn, tenant_id, bot_id, visitor, self.now()
         )
         if used >= cap_s:
-            raise ServiceUnavailable(UNAVAILABLE)
+            raise QuotaExceeded(UNAVAILABLE, limit_name="visitor_voice_seconds_per_hour")
 
 
 @dataclass

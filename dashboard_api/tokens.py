@@ -35,12 +35,18 @@ class IssuedToken:
 
 class AccessTokens:
     def __init__(
-        self, secret: bytes, *, ttl_s: int = 900, clock: Callable[[], float] = time.time
+        self,
+        secret: bytes,
+        *,
+        ttl_s: int = 900,
+        leeway_s: int = 30,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if len(secret) < 32:
             raise ValueError("the token signing secret must be at least 32 bytes")
         self._secret = secret
         self._ttl_s = ttl_s
+        self._leeway_s = leeway_s
         self._clock = clock
 
     @property
@@ -80,11 +86,16 @@ class AccessTokens:
             )
         except jwt.PyJWTError:
             raise Unauthenticated("the access token is not valid") from None
-        expires_at = claims["exp"]
-        if not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
+        expires_at, issued_at = claims["exp"], claims["iat"]
+        if not all(_is_time(v) for v in (expires_at, issued_at)):
             raise Unauthenticated("the access token is not valid")
-        if expires_at <= self._clock():
+        now = self._clock()
+        if expires_at <= now:
             raise Unauthenticated(_EXPIRED)
+        # A token we did not issue as we issue them: from the future (a forged or skewed
+        # clock), or living longer than the lifetime we give (a leaked signing secret at work).
+        if issued_at > now + self._leeway_s or expires_at - issued_at > self._ttl_s:
+            raise Unauthenticated("the access token is not valid")
         try:
             return AccessClaims(
                 user_id=UUID(claims["sub"]),
@@ -94,3 +105,7 @@ class AccessTokens:
             )
         except (ValueError, TypeError):
             raise Unauthenticated("the access token is not valid") from None
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -26,7 +26,7 @@ from dashboard_api.services import STATE_KEY, DashboardServices
 from dashboard_api.session_tokens import VisitorLease
 from voice_server.db import Database
 from voice_server.errors import Unauthenticated
-from voice_server.principal import Principal
+from voice_server.principal import Principal, mark_visitor
 
 _log = logging.getLogger("parley.voice_access")
 LEASE_KEY = "parley.voice_lease"
@@ -91,6 +91,8 @@ async def _redeem(
                 spent.visitor,
                 services.visitor_voice_seconds_per_hour,
             )
+    if spent.widget:
+        mark_visitor(connection.scope)
     principal = Principal(
         tenant_id=spent.tenant_id,
         kind="publishable_key",

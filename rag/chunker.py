@@ -33,12 +33,16 @@ class Chunk:
 
     @property
     def location(self) -> str | None:
-        """Where the passage is, for a citation: "page 3", "pages 3-4" or "Setup > Network"."""
+        """Where the passage is, for a citation: "Setup > Network", "page 3", "pages 3-4" or,
+        in a PDF with headings, "Setup > Network, page 3"."""
+        section = " > ".join(self.heading_path)
         if self.page is not None:
             if self.page_end is not None and self.page_end != self.page:
-                return f"pages {self.page}-{self.page_end}"
-            return f"page {self.page}"
-        return " > ".join(self.heading_path) or None
+                pages = f"pages {self.page}-{self.page_end}"
+            else:
+                pages = f"page {self.page}"
+            return f"{section}, {pages}" if section else pages
+        return section or None
 
 
 @dataclass
@@ -48,6 +52,16 @@ class _Open:
     tokens: int = 0
     pages: list[int] = field(default_factory=list)
     has_body: bool = False
+    has_table_header: bool = False
+
+
+def _markdown_row(cells: str) -> str:
+    return "| " + cells + " |"
+
+
+def _markdown_header(cells: str) -> str:
+    count = cells.count(" | ") + 1
+    return _markdown_row(cells) + "\n|" + "---|" * count
 
 
 def chunk_blocks(
@@ -72,7 +86,10 @@ def chunk_blocks(
                     page_end=max(current.pages) if current.pages else None,
                 )
             )
-        tail = _tail(current.parts[-1], overlap_tokens) if carry and current.has_body else ""
+        last = current.parts[-1] if current.parts else ""
+        # A table row is not carried as overlap: without its header it would mislead.
+        carry = carry and current.has_body and not last.startswith("| ")
+        tail = _tail(last, overlap_tokens) if carry else ""
         heading_path = tuple(h for _, h in path)
         current = _Open(heading_path=heading_path)
         if heading_path:
@@ -83,10 +100,31 @@ def chunk_blocks(
             current.parts.append(tail)
             current.tokens += estimate_tokens(tail)
 
+    table_header: str | None = None  # the Markdown header of the table being read
     for block in blocks:
         text = block.text.strip()
         if not text:
             continue
+        if block.kind == "table_header":
+            table_header = _markdown_header(text)
+            continue
+        if block.kind == "table_row":
+            text = _markdown_row(text)
+            header = table_header if not current.has_table_header else None
+            needed = estimate_tokens(text) + (estimate_tokens(header) if header else 0)
+            new_page = block.page is not None and current.pages and block.page != current.pages[-1]
+            if current.has_body and (current.tokens + needed > target_tokens or new_page):
+                # Rows are not carried over as overlap: the next chunk restates the header.
+                close(carry=False)
+            if table_header is not None and not current.has_table_header:
+                # A chunk that holds rows of a table starts them with the table's header, so
+                # that "40 EUR" keeps its column name ("Full day") in every chunk.
+                current.parts.append(table_header)
+                current.tokens += estimate_tokens(table_header)
+                current.has_table_header = True
+        else:
+            table_header = None
+            current.has_table_header = False
         if block.kind == "heading":
             close(carry=False)
             while path and path[-1][0] >= block.level:

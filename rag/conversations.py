@@ -1,4 +1,6 @@
-"""SQL for bots (read-only here), conversations and messages. Every statement filters by tenant."""
+"""Text chat's view of conversations: history, transcripts, listings. Bots are read and
+conversations and messages written through :mod:`voice_server.conversations`, the one writer
+voice uses too. Every statement filters by tenant."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import asyncpg
 
 from billing.ledger import record_usage
 from rag.chunker import estimate_tokens
+from voice_server import conversations
 from voice_server.brain import BotProfile, ChatMessage, Citation
 
 
@@ -35,31 +38,21 @@ class ConversationStore:
         self.pool = pool
 
     async def bot(self, tenant_id: UUID, bot_id: UUID) -> BotProfile | None:
-        row = await self.pool.fetchrow(
-            """SELECT id, tenant_id, name, system_prompt, greeting, language, config
-               FROM bots WHERE tenant_id = $1 AND id = $2""",
-            tenant_id,
-            bot_id,
-        )
-        if row is None:
-            return None
-        values = dict(row)
-        values["config"] = _json(values["config"]) or {}
-        return BotProfile(**values)
+        async with self.pool.acquire() as conn:
+            return await conversations.find_bot(conn, bot_id, tenant_id)
 
     async def create(
         self, tenant_id: UUID, bot_id: UUID, *, channel: str, visitor_id: str | None, title: str
     ) -> UUID:
-        value = await self.pool.fetchval(
-            """INSERT INTO conversations (tenant_id, bot_id, channel, visitor_id, title)
-               VALUES ($1, $2, $3, $4, $5) RETURNING id""",
-            tenant_id,
-            bot_id,
-            channel,
-            visitor_id,
-            title[:200],
-        )
-        return UUID(str(value))
+        async with self.pool.acquire() as conn:
+            return await conversations.open_conversation(
+                conn,
+                tenant_id,
+                bot_id,
+                channel="voice" if channel == "voice" else "text",
+                visitor_id=visitor_id,
+                title=title,
+            )
 
     async def exists(self, tenant_id: UUID, bot_id: UUID, conversation_id: UUID) -> bool:
         found = await self.pool.fetchval(
@@ -87,26 +80,23 @@ class ConversationStore:
         False when the knowledge base had nothing relevant); None when there is none (questions,
         interrupted replies). Analytics list a reply as unanswered by it, not by its citations."""
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """INSERT INTO messages (tenant_id, conversation_id, role, content, citations,
-                       tokens_in, tokens_out, interrupted, answered)
-                   VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9) RETURNING id, created_at""",
+            message_id, created_at = await conversations.add_message(
+                conn,
                 tenant_id,
                 conversation_id,
-                role,
+                "user" if role == "user" else "assistant",
                 content,
-                json.dumps([citation_json(c) for c in citations]),
-                tokens_in,
-                tokens_out,
-                interrupted,
-                answered,
+                citations=[citation_json(c) for c in citations],
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                interrupted=interrupted,
+                answered=answered,
             )
-            assert row is not None  # INSERT ... RETURNING always returns the row
             if role == "user":
                 # Each question counts against the plan's messages, in the same transaction as
                 # the message itself, so usage is never lost nor counted twice.
-                await record_usage(conn, tenant_id, "message", 1, f"message:{row['id']}")
-        return row["id"], row["created_at"]
+                await record_usage(conn, tenant_id, "message", 1, f"message:{message_id}")
+        return message_id, created_at
 
     async def history(
         self,

@@ -10,6 +10,7 @@ UnsupportedDocument (415)              a content type we do not read
 FetchRefused (InvalidInput 400)        a URL we will not fetch (private address, scheme)
 FetchFailed (ServiceUnavailable 503)   the remote site or Drive did not answer usefully
 └── DriveAuthError                     Drive refused the token (revoked or expired)
+EmbedderUnavailable (ServiceUnavailable 503) a local model's files are missing or changed
 """
 
 from __future__ import annotations
@@ -65,3 +66,8 @@ class FetchFailed(ServiceUnavailable):
 class DriveAuthError(FetchFailed):
     slug = "drive-unauthorized"
     title = "Google Drive refused the credentials"
+
+
+class EmbedderUnavailable(ServiceUnavailable):
+    slug = "embedder-unavailable"
+    title = "The embedding model cannot be loaded"

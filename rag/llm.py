@@ -10,13 +10,17 @@ from __future__ import annotations
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
-from voice_server.errors import InvalidInput, ParleyError, RateLimited, ServiceUnavailable
 from voice_server.settings import Settings
-
-
-class ModelUnavailable(ServiceUnavailable):
-    slug = "model-unavailable"
-    title = "Language model unavailable"
+from voice_server.vendors import (
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+    VendorMisconfigured,
+    retry_after,
+)
 
 
 def chat_model(settings: Settings) -> BaseChatModel | None:
@@ -26,7 +30,7 @@ def chat_model(settings: Settings) -> BaseChatModel | None:
         from langchain_groq import ChatGroq
 
         if not key:
-            raise InvalidInput("PARLEY_LLM_PROVIDER=groq needs PARLEY_LLM_API_KEY")
+            raise VendorMisconfigured("PARLEY_LLM_PROVIDER=groq needs PARLEY_LLM_API_KEY")
         return ChatGroq(
             model=settings.llm_model,
             api_key=SecretStr(key),
@@ -52,37 +56,27 @@ def chat_model(settings: Settings) -> BaseChatModel | None:
     return None
 
 
-def model_error(exc: BaseException) -> ParleyError:
-    """A vendor SDK error (groq or openai, same shapes) as one of ours, with its category."""
+def model_error(exc: BaseException, provider: str = "llm") -> ProviderError:
+    """A vendor SDK error (groq or openai, same shapes) as one of the vendor tree that speech
+    uses too (voice_server.vendors), so the voice engine retries a transient one."""
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
-    if status == 401 or name == "AuthenticationError":
-        return ModelUnavailable(
-            "the language model provider refused the API key", reason="auth", retryable=False
-        )
+    if status in (401, 403) or name in ("AuthenticationError", "PermissionDeniedError"):
+        return ProviderAuthError(provider, "the language model provider refused the API key")
     if status == 429 or name == "RateLimitError":
-        retry_after = 1
         response = getattr(exc, "response", None)
-        if response is not None:
-            value = response.headers.get("retry-after", "1")
-            retry_after = int(float(value)) if value.replace(".", "", 1).isdigit() else 1
-        return RateLimited("the language model is rate limited", retry_after_s=max(1, retry_after))
+        headers = dict(response.headers) if response is not None else {}
+        return ProviderRateLimited(
+            provider, "the language model is rate limited", retry_after(headers) or 1.0
+        )
     if name in ("APITimeoutError", "TimeoutError", "ReadTimeout"):
-        return ModelUnavailable(
-            "the language model did not answer in time", reason="timeout", retryable=True
-        )
+        return ProviderTimeout(provider, "the language model did not answer in time")
     if name in ("APIConnectionError", "RemoteProtocolError", "ReadError"):
-        return ModelUnavailable(
-            "the connection to the language model broke off", reason="connection", retryable=True
-        )
+        return ProviderUnavailable(provider, "the connection to the language model broke off")
     if isinstance(status, int) and status >= 500:
-        return ModelUnavailable(
-            f"the language model failed (HTTP {status})", reason="server", retryable=True
-        )
+        return ProviderUnavailable(provider, f"the language model failed (HTTP {status})")
     if isinstance(status, int):
-        return ModelUnavailable(
-            f"the language model refused the request (HTTP {status})",
-            reason="request",
-            retryable=False,
+        return ProviderBadRequest(
+            provider, f"the language model refused the request (HTTP {status})"
         )
-    return ModelUnavailable(f"the language model failed ({name})", reason="unknown")
+    return ProviderError(provider, f"the language model failed ({name})")

@@ -22,7 +22,9 @@ class OfflineBrain:
 
     async def reply(self, request: BrainRequest) -> AsyncIterator[BrainEvent]:
         bot = request.bot
-        passages = await self.retriever.search(bot.tenant_id, request.user_text, bot_id=bot.id)
+        found = await self.retriever.retrieve(bot.tenant_id, request.user_text, bot_id=bot.id)
+        # Its own verdict: it answers (reads a passage back) only above the relevance threshold.
+        passages = found.passages if found.matched else []
         if passages:
             best = passages[0]
             source = best.title or "the knowledge base"
@@ -39,7 +41,10 @@ class OfflineBrain:
                 "No language model is configured, and nothing in the knowledge base matches "
                 "your question."
             )
-            if bot.greeting:
+            topics = await self.retriever.topics(bot.tenant_id, bot.id, limit=5)
+            if topics:
+                text += " I can read you what the documents say about: " + "; ".join(topics) + "."
+            elif bot.greeting:
                 text += f" {bot.greeting}"
         for sentence in re.findall(r"[^.!?]+[.!?]*\s*", text):
             yield TextDelta(sentence)
@@ -49,6 +54,10 @@ class OfflineBrain:
 def _passage_text(content: str, location: str | None) -> str:
     lines = content.split("\n")
     # A chunk under a heading starts by restating its heading path; read the body.
-    if len(lines) > 1 and lines[0] == location:
+    if (
+        len(lines) > 1
+        and location
+        and (lines[0] == location or location.startswith(lines[0] + ", "))
+    ):
         lines = lines[1:]
     return " ".join(" ".join(lines).split())

@@ -20,7 +20,9 @@ from rag.errors import (
     UnsupportedDocument,
 )
 
-BlockKind = Literal["heading", "paragraph", "list_item", "table_row", "code"]
+# A table is a ``table_header`` (its first row) followed by ``table_row`` blocks, cells joined
+# by " | "; the chunker writes them as a Markdown table and repeats the header in every chunk.
+BlockKind = Literal["heading", "paragraph", "list_item", "table_header", "table_row", "code"]
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -145,28 +147,17 @@ def pdf_page_count(data: bytes) -> int:
 
 
 def parse_pdf(data: bytes, *, max_pages: int) -> ParsedDocument:
-    from pypdf import PdfReader
+    """Headings, paragraphs and tables of a PDF (:mod:`rag.pdf_layout`, pdfplumber); pypdf
+    checks encryption and the page count first."""
+    from rag.pdf_layout import parse_pdf_layout
 
     pages = pdf_page_count(data)
     if pages > max_pages:
         raise TooManyPages(f"the PDF has {pages} pages; the limit is {max_pages}")
-    reader = PdfReader(io.BytesIO(data))
-    if reader.is_encrypted:
-        reader.decrypt("")
-    blocks: list[Block] = []
-    for number, page in enumerate(reader.pages, start=1):
-        try:
-            text = page.extract_text() or ""
-        except Exception as exc:  # one bad page must not lose the document
-            raise IngestionError(f"page {number} of the PDF cannot be read ({exc})") from None
-        for paragraph in _paragraphs(text):
-            blocks.append(Block(_guess_kind(paragraph), paragraph, page=number))
-    title = ""
     try:
-        if reader.metadata and reader.metadata.title:
-            title = str(reader.metadata.title).strip()
-    except Exception:  # metadata of broken files is optional
-        title = ""
+        blocks, title = parse_pdf_layout(data)
+    except Exception as exc:  # pdfminer raises assorted errors on broken files
+        raise IngestionError(f"the PDF cannot be read ({type(exc).__name__})") from None
     return ParsedDocument(PDF, blocks, title=title, page_count=pages)
 
 
@@ -202,12 +193,20 @@ def parse_docx(data: bytes) -> ParsedDocument:
             else:
                 blocks.append(Block("paragraph", text))
         elif isinstance(item, Table):
+            first = True
             for row in item.rows:
-                cells = _unique_cells(cell.text.strip() for cell in row.cells)
+                cells = _unique_cells(_cell(cell.text) for cell in row.cells)
                 if any(cells):
-                    blocks.append(Block("table_row", " | ".join(cells)))
+                    header = first and len(item.rows) > 1
+                    kind: BlockKind = "table_header" if header else "table_row"
+                    blocks.append(Block(kind, " | ".join(cells)))
+                    first = False
     title = (document.core_properties.title or "").strip()
     return ParsedDocument(DOCX, blocks, title=title)
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "/")  # a pipe would split the Markdown cell
 
 
 def _unique_cells(cells: object) -> list[str]:
@@ -241,10 +240,12 @@ def parse_html(text: str) -> ParsedDocument:
             continue
         name = element.name
         if name == "tr":
-            cells = [c.get_text(" ", strip=True) for c in element.find_all(["td", "th"])]
-            content = " | ".join(c for c in cells if c)
-            if content:
-                blocks.append(Block("table_row", content))
+            found = element.find_all(["td", "th"])
+            cells = [_cell(c.get_text(" ", strip=True)) for c in found]
+            content = " | ".join(cells)
+            if any(cells):
+                header = all(c.name == "th" for c in found if isinstance(c, Tag))
+                blocks.append(Block("table_header" if header else "table_row", content))
             continue
         content = element.get_text(" ", strip=True)
         if not content:
@@ -298,7 +299,9 @@ def parse_markdown(text: str) -> ParsedDocument:
         elif stripped.startswith("|") and stripped.endswith("|"):
             flush()
             if re.fullmatch(r"\|[\s:|-]+\|", stripped):
-                continue  # the header separator row
+                if blocks and blocks[-1].kind == "table_row":  # the row above is the header
+                    blocks[-1] = Block("table_header", blocks[-1].text)
+                continue
             cells = [c.strip() for c in stripped.strip("|").split("|")]
             blocks.append(Block("table_row", " | ".join(_md_inline(c) for c in cells)))
         elif not stripped:

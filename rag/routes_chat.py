@@ -123,7 +123,12 @@ class ChatController(Controller):
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @get("/conversations", summary="List the bot's conversations, newest first")
+    @get(
+        "/conversations",
+        summary="List the bot's conversations, newest first (alias)",
+        description="An alias kept for existing clients of `GET /v1/conversations?bot_id=...`, "
+        "the transcript API (filters, search, export).",
+    )
     async def list_conversations(
         self,
         bot_id: FromPath[UUID],
@@ -140,7 +145,11 @@ class ChatController(Controller):
         )
         return {"items": items, "limit": limit, "offset": offset}
 
-    @get("/conversations/{conversation_id:uuid}", summary="A conversation's transcript")
+    @get(
+        "/conversations/{conversation_id:uuid}",
+        summary="A conversation's transcript (alias)",
+        description="An alias kept for existing clients of `GET /v1/conversations/{id}`.",
+    )
     async def transcript(
         self,
         bot_id: FromPath[UUID],

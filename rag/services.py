@@ -16,11 +16,14 @@ from rag.agent import AgentBrain
 from rag.bot_models import BotModelBrain, BrainFactory
 from rag.conversations import ConversationStore
 from rag.embeddings import Embedder, HashingEmbedder, OpenAICompatibleEmbedder
+from rag.errors import EmbedderUnavailable
 from rag.grounded import ChannelBrain, GroundedBrain
 from rag.ingestion import IngestionService
 from rag.llm import chat_model
+from rag.local_embedder import OnnxEmbedder, minilm_files
 from rag.metrics import RagMetrics
 from rag.offline import OfflineBrain
+from rag.rerank import HttpReranker, OnnxReranker, Reranker
 from rag.retriever import RetrievalSettings, Retriever
 from rag.store import DocumentStore
 from voice_server.brain import Brain
@@ -58,7 +61,28 @@ def make_embedder(settings: Settings) -> Embedder:
             api_key=key.get_secret_value() if key else None,
             timeout_s=settings.llm_timeout_s,
         )
+    if settings.rag_embedder == "local":
+        try:
+            return OnnxEmbedder(minilm_files())
+        except EmbedderUnavailable as exc:
+            _log.warning("local embedding model unavailable (%s); using the hashing embedder", exc)
     return HashingEmbedder(384)
+
+
+def make_reranker(settings: Settings) -> Reranker | None:
+    if settings.rag_reranker == "http":
+        if not settings.rag_reranker_base_url:
+            raise InvalidInput("PARLEY_RAG_RERANKER=http needs PARLEY_RAG_RERANKER_BASE_URL")
+        return HttpReranker(
+            base_url=settings.rag_reranker_base_url,
+            model=settings.rag_reranker_model,
+            timeout_s=settings.llm_timeout_s,
+        )
+    if settings.rag_reranker == "local":
+        if settings.rag_reranker_path is None:
+            raise InvalidInput("PARLEY_RAG_RERANKER=local needs PARLEY_RAG_RERANKER_PATH")
+        return OnnxReranker(settings.rag_reranker_path)
+    return None
 
 
 def build_services(settings: Settings, pool: asyncpg.Pool) -> RagServices:
@@ -71,7 +95,10 @@ def build_services(settings: Settings, pool: asyncpg.Pool) -> RagServices:
             top_k=settings.rag_top_k,
             candidates=settings.rag_candidates,
             min_score=settings.rag_min_score,
+            candidate_cap=settings.rag_text_candidate_cap,
+            relevance_threshold=settings.rag_relevance_threshold,
         ),
+        reranker=make_reranker(settings),
     )
     model = chat_model(settings)
     brain = OfflineBrain(retriever) if model is None else _model_brain(settings, model, retriever)
@@ -88,7 +115,9 @@ def build_services(settings: Settings, pool: asyncpg.Pool) -> RagServices:
 
 def _model_brain(settings: Settings, model: BaseChatModel, retriever: Retriever) -> Brain:
     kinds: dict[str, BrainFactory] = {
-        "agent": lambda model, name: AgentBrain(model, retriever, name),
+        "agent": lambda model, name: AgentBrain(
+            model, retriever, name, max_searches=settings.rag_agent_max_searches
+        ),
         "grounded": lambda model, name: GroundedBrain(model, retriever, name),
     }
 
@@ -116,6 +145,7 @@ async def running(services: RagServices) -> AsyncIterator[RagServices]:
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
-        close = getattr(services.embedder, "aclose", None)
-        if close is not None:
-            await close()
+        for owner in (services.embedder, services.retriever.reranker):
+            close = getattr(owner, "aclose", None)
+            if close is not None:
+                await close()

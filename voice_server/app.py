@@ -21,6 +21,7 @@ from voice_server.metrics import Metrics
 from voice_server.middleware import ParleyRequest, request_context_middleware
 from voice_server.plugin import PackagePlugin
 from voice_server.problems import exception_handlers
+from voice_server.runtime import DATABASE, Runtime
 from voice_server.settings import Settings
 
 _log = logging.getLogger("parley.app")
@@ -29,12 +30,22 @@ _log = logging.getLogger("parley.app")
 def package_plugins(settings: Settings) -> list[PackagePlugin]:
     """Every package's contribution, in the order their lifespans start."""
     from billing.plugin import plugin as billing
+    from dashboard_api.console.plugin import plugin as console
     from dashboard_api.plugin import plugin as dashboard_api
     from rag.plugin import plugin as rag
     from voice_server.voice.plugin import plugin as voice
+    from voice_server.web.plugin import plugin as web
 
     operations = PackagePlugin(name="operations", route_handlers=[HealthController])
-    return [operations, dashboard_api(settings), billing(settings), rag(settings), voice(settings)]
+    return [
+        operations,
+        dashboard_api(settings),
+        billing(settings),
+        rag(settings),
+        voice(settings),
+        console(settings),
+        web(settings),  # last: the demo seeder uses the knowledge service
+    ]
 
 
 def provide_database(state: State) -> Database:
@@ -45,15 +56,23 @@ def provide_database(state: State) -> Database:
     return database
 
 
+def provide_runtime(state: State) -> Runtime:
+    """The ``runtime`` dependency (voice_server.runtime.provide builds on it)."""
+    runtime: Runtime = state.runtime
+    return runtime
+
+
 def create_app(settings: Settings, *, database: Database | None = None) -> Litestar:
     """Build the app. Given a ``database``, the caller owns it; otherwise the app's lifespan
     opens one (starting the embedded server if needed) and closes it on shutdown."""
     # The principal dependency records each request's rate-limit decision; this adds the
     # `RateLimit-*` headers to every route's responses, whichever package the route belongs to.
+    from dashboard_api.cors import cors_middleware
     from dashboard_api.rate_limit_headers import rate_limit_headers_middleware
     from dashboard_api.voice_access import voice_lease_middleware
 
     metrics = Metrics()
+    runtime = Runtime(settings, metrics)
     migrations = load_migrations()
     plugins = package_plugins(settings)
 
@@ -70,6 +89,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
                     if applied:
                         _log.info("migrations applied: %s", ", ".join(m.label for m in applied))
                 app.state.database = db
+                stack.enter_context(runtime.holding(DATABASE, db))
                 # Plugins start after the database and stop before it (the stack unwinds).
                 for plugin in plugins:
                     for lifespan in plugin.lifespans:
@@ -86,14 +106,22 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         ],
         dependencies={
             "database": Provide(provide_database, sync_to_thread=False),
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
             **{k: v for p in plugins for k, v in p.dependencies.items()},
         },
-        middleware=[rate_limit_headers_middleware, voice_lease_middleware],
+        middleware=[cors_middleware, rate_limit_headers_middleware, voice_lease_middleware],
         request_class=ParleyRequest,  # JSON bodies are checked for depth before decoding
+        plugins=[p for plugin in plugins for p in plugin.app_plugins],
         lifespan=[database_lifespan],
         exception_handlers=exception_handlers(),
         state=State(
-            {"settings": settings, "metrics": metrics, "migrations": migrations, "database": None}
+            {
+                "settings": settings,
+                "metrics": metrics,
+                "migrations": migrations,
+                "database": None,
+                "runtime": runtime,
+            }
         ),
         openapi_config=OpenAPIConfig(
             title="Parley",

@@ -83,6 +83,14 @@ class Appearance(msgspec.Struct, forbid_unknown_fields=True):
     launcher_text: ShortText = "Talk to us"
 
 
+class BotRecording(msgspec.Struct, forbid_unknown_fields=True):
+    """Call recording, opt-in (voice_server.voice.recording): both sides of each voice call in
+    one Ogg/Opus file, caller left and bot right ("stereo") or one channel ("mixed")."""
+
+    enabled: bool = False
+    layout: Literal["stereo", "mixed"] = "stereo"
+
+
 class BotConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Everything of a bot that is not a column (``name``, ``system_prompt``, ``greeting`` and
     ``language`` are columns)."""
@@ -95,6 +103,7 @@ class BotConfig(msgspec.Struct, forbid_unknown_fields=True):
     knowledge_scope: KnowledgeScope = "tenant"
     appearance: Appearance = msgspec.field(default_factory=Appearance)
     allowed_origins: Origins = msgspec.field(default_factory=list)
+    recording: BotRecording = msgspec.field(default_factory=BotRecording)
 
     @classmethod
     def from_stored(cls, raw: Mapping[str, Any] | None) -> BotConfig:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from billing import cli as billing_cli
+from dashboard_api import cli as dashboard_cli
 from voice_server import __version__
 from voice_server.errors import DatabaseSetupError
 from voice_server.logs import configure_logging
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply pending database migrations and exit")
     billing_cli.add_commands(commands)
+    dashboard_cli.add_commands(commands)
     return parser
 
 
@@ -52,11 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from voice_server.server import serve
 
+            if settings.demo is None:  # `parley serve` opens on the demo unless told not to
+                settings = settings.model_copy(update={"demo": True})
             asyncio.run(serve(settings))
         elif args.command == "migrate":
             asyncio.run(run_migrations(settings))
         elif args.command == "billing":
             return billing_cli.run(args, settings)
+        elif args.command == "signup-invite":
+            return dashboard_cli.run(args, settings)
     except DatabaseSetupError as exc:
         print(f"parley: {exc.detail}", file=sys.stderr)
         return EXIT_DATABASE

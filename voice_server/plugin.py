@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.plugins import PluginProtocol
 from litestar.types import ControllerRouterHandler
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
@@ -25,3 +26,5 @@ class PackagePlugin:
     dependencies: Mapping[str, Provide] = field(default_factory=dict)
     # Entered in order after the database is open (app.state.database is set), exited in reverse.
     lifespans: Sequence[Lifespan] = ()
+    # Litestar plugins the package needs app-wide (e.g. the console's template engine).
+    app_plugins: Sequence[PluginProtocol] = ()

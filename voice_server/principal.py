@@ -8,7 +8,7 @@ else asks for ``principal: Principal`` and scopes its queries by ``principal.ten
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 PrincipalKind = Literal["user", "secret_key", "publishable_key"]
@@ -27,3 +27,17 @@ class Principal:
 
     def may_use_bot(self, bot_id: UUID) -> bool:
         return self.bot_id is None or self.bot_id == bot_id
+
+
+# Set on a request's scope by the authenticating package when the caller is an anonymous
+# website visitor (a publishable key or a session token): errors then say "unavailable" and
+# never show the owner's plan or usage (voice_server.problems).
+_VISITOR_KEY = "parley.visitor"
+
+
+def mark_visitor(scope: Any) -> None:
+    scope.setdefault("state", {})[_VISITOR_KEY] = True
+
+
+def is_visitor(scope: Any) -> bool:
+    return bool(scope.get("state", {}).get(_VISITOR_KEY))

@@ -14,7 +14,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from voice_server.errors import ParleyError, RateLimited
+from voice_server.errors import ParleyError, QuotaExceeded, RateLimited
+from voice_server.principal import is_visitor
 from voice_server.request_context import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -56,7 +57,19 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+VISITOR_UNAVAILABLE = "this assistant is unavailable right now; please try again later"
+
+
 def _parley_error(request: Request[Any, Any, Any], exc: ParleyError) -> Response[dict[str, Any]]:
+    if isinstance(exc, QuotaExceeded) and is_visitor(request.scope):
+        # A website visitor learns nothing of the owner's plan, limits or usage.
+        return problem(
+            request,
+            status=503,
+            slug="unavailable",
+            title="Unavailable",
+            detail=VISITOR_UNAVAILABLE,
+        )
     headers = None
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after_s)}

@@ -108,6 +108,27 @@ class Settings(BaseSettings):
     voice_max_turn_chars: int = Field(
         4000, ge=100, le=100_000, description="Spoken reply length cap per turn (characters)."
     )
+    voice_heartbeat_s: float = Field(
+        10.0,
+        ge=0.5,
+        le=300,
+        description="How often the server marks its live voice sessions as seen (one UPDATE "
+        "for all of them).",
+    )
+    voice_liveness_s: float = Field(
+        45.0,
+        ge=2,
+        le=86_400,
+        description="A voice session not seen for this long is gone (a crashed server's): it "
+        "no longer counts against concurrent sessions, and a starting server closes it. Keep "
+        "it a few heartbeats long.",
+    )
+    instance_id: str | None = Field(
+        None,
+        max_length=200,
+        description="This server's name among replicas; a starting server closes the voice "
+        "sessions its previous run under the same name left open. Unset: host name and port.",
+    )
     voice_idle_timeout_s: float = Field(
         60.0,
         gt=0,
@@ -176,6 +197,62 @@ class Settings(BaseSettings):
         "https://api.deepgram.com", description="Deepgram API base URL (the SDK adds /v1/...)."
     )
 
+    # WebRTC transport (voice_server/voice/webrtc): ICE servers and what the server advertises
+    webrtc_ice_servers: str = Field(
+        "",
+        description="Comma-separated STUN/TURN URLs, e.g. stun:stun.example.com:3478,"
+        "turn:turn.example.com:3478?transport=udp (aiortc uses the first of each kind). "
+        "Empty: host candidates only.",
+    )
+    webrtc_turn_username: str | None = Field(None, description="Username of the TURN server.")
+    webrtc_turn_password: SecretStr | None = Field(
+        None, description="Password (credential) of the TURN server."
+    )
+    webrtc_host_address: str | None = Field(
+        None,
+        description="IP address advertised in place of the host candidates' addresses (1:1 NAT, "
+        "e.g. a cloud VM's public IP). Unset: the interfaces' own addresses.",
+    )
+    webrtc_interfaces: str = Field(
+        "",
+        description="Comma-separated interface names or IP addresses to gather candidates on. "
+        "Empty: every interface (aiortc probes all of them).",
+    )
+    webrtc_idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="A WebRTC session ends when no audio or message arrives for this long (s).",
+    )
+    webrtc_max_peers: int = Field(
+        200, ge=1, le=10_000, description="Most WebRTC peer connections one server holds."
+    )
+
+    @field_validator("webrtc_ice_servers")
+    @classmethod
+    def _ice_urls(cls, value: str) -> str:
+        from aiortc.rtcicetransport import parse_stun_turn_uri
+
+        for url in (part.strip() for part in value.split(",")):
+            if url:
+                try:
+                    parse_stun_turn_uri(url)
+                except ValueError as exc:
+                    raise ValueError(f"{url!r} is not a STUN or TURN URL ({exc})") from None
+        return value
+
+    @field_validator("webrtc_host_address")
+    @classmethod
+    def _host_address(cls, value: str | None) -> str | None:
+        import ipaddress
+
+        if value is None or not value.strip():
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address") from None
+
     @field_validator("groq_api_key", "deepgram_api_key")
     @classmethod
     def _blank_key_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
@@ -184,11 +261,13 @@ class Settings(BaseSettings):
         return value
 
     # --- knowledge and chat (issue 4): add rag settings below this line ---
-    rag_embedder: Literal["offline", "openai"] = Field(
-        "offline",
-        description="offline: feature hashing of words and character n-grams (lexical, no "
-        "download); openai: an OpenAI-compatible /v1/embeddings endpoint (OpenAI, Ollama, vLLM, "
-        "TEI) at rag_embedding_base_url.",
+    rag_embedder: Literal["local", "offline", "openai"] = Field(
+        "local",
+        description="local: all-MiniLM-L6-v2 (int8 ONNX, shipped by a pinned PyPI package, "
+        "checksum-verified, run on this machine; falls back to offline when its packages are "
+        "missing); offline: feature hashing of words and character n-grams (lexical, no model); "
+        "openai: an OpenAI-compatible /v1/embeddings endpoint (OpenAI, Ollama, vLLM, TEI) at "
+        "rag_embedding_base_url.",
     )
     rag_embedding_model: str = Field(
         "text-embedding-3-small", description="Model name sent to the embeddings endpoint."
@@ -215,6 +294,32 @@ class Settings(BaseSettings):
         le=1,
         description="Minimum cosine similarity for a vector-only hit; full-text matches always "
         "count.",
+    )
+    rag_relevance_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Relevance (max of cosine similarity and lexical coverage, or the "
+        "reranker's score) under which a search counts as no match and the model is told that "
+        "the knowledge base has nothing on the question. Unset: the value calibrated for the "
+        "embedder (benchmarks.rag_eval).",
+    )
+    rag_text_candidate_cap: int = Field(
+        1000, ge=10, le=100_000, description="Most full-text candidates ranked per question."
+    )
+    rag_reranker: Literal["off", "http", "local"] = Field(
+        "off",
+        description="Rerank the fused candidates with a cross-encoder. http: POST "
+        "{rag_reranker_base_url}/rerank (TEI, vLLM, Jina, Cohere-style); local: an ONNX "
+        "cross-encoder in the folder rag_reranker_path (model.onnx + tokenizer.json).",
+    )
+    rag_reranker_base_url: str | None = Field(None, description="Base URL of the rerank API.")
+    rag_reranker_model: str = Field("", description="Model name sent to the rerank API.")
+    rag_reranker_path: Path | None = Field(
+        None, description="Folder of a local ONNX cross-encoder (rag_reranker=local)."
+    )
+    rag_agent_max_searches: int = Field(
+        3, ge=1, le=10, description="Most knowledge searches the agent may make for one reply."
     )
     rag_max_file_bytes: int = Field(
         20_000_000, ge=1, description="Largest accepted upload or fetched page, in bytes."
@@ -329,6 +434,25 @@ class Settings(BaseSettings):
         ge=0,
         le=86400,
         description="A key's last_used_at is written at most once per this many seconds.",
+    )
+    recording_sweep_interval_s: float = Field(
+        3600.0,
+        ge=1,
+        le=86400,
+        description="Seconds between two sweeps that delete call recordings past their "
+        "organisation's retention or whose conversation was deleted.",
+    )
+
+    demo: bool | None = Field(
+        None,
+        description="Seed and serve the zero-key demo (a demo tenant, bot, knowledge and widget "
+        "page at /). Unset: on for `parley serve`, off otherwise; false also removes the demo "
+        "tenant if an earlier run made it.",
+    )
+    widget_bundle: Path | None = Field(
+        None,
+        description="The built widget script served at /widget/parley.js. Unset: "
+        "widget/dist/parley.js of the source checkout.",
     )
 
     public_url: str | None = Field(
@@ -560,6 +684,14 @@ class Settings(BaseSettings):
         data = getattr(info, "data", {})
         if value < data.get("db_pool_min", 0):
             raise ValueError("must be at least PARLEY_DB_POOL_MIN")
+        return value
+
+    @field_validator("voice_liveness_s")
+    @classmethod
+    def _liveness_spans_heartbeats(cls, value: float, info: object) -> float:
+        data = getattr(info, "data", {})
+        if value < 2 * data.get("voice_heartbeat_s", 0):
+            raise ValueError("must be at least twice PARLEY_VOICE_HEARTBEAT_S")
         return value
 
     @property

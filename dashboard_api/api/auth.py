@@ -27,6 +27,8 @@ class SignUpBody(msgspec.Struct, forbid_unknown_fields=True):
     password: Password
     tenant_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     display_name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    # The operator's invitation code, when PARLEY_SIGNUP=invite (`parley signup-invite EMAIL`).
+    invite: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
 
 
 class LogInBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -112,6 +114,8 @@ class AuthController(Controller):
                 tenant_name=data.tenant_name,
                 display_name=data.display_name,
                 user_agent=request.headers.get("user-agent"),
+                signup_mode=dashboard_services.signup,
+                invite=data.invite,
             )
         return session_out(grant)
 

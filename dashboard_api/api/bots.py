@@ -144,12 +144,25 @@ class BotsController(Controller):
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
         dashboard_services: NamedDependency[DashboardServices],
+        # The built widget (voice_server.web.bundle.WidgetBundle) or None when it is missing.
+        widget_bundle: NamedDependency[Any] = None,
     ) -> EmbedOut:
         require_scope(principal, "bots:write")  # may create the bot's first publishable key
         base_url = dashboard_services.public_url or str(request.base_url)
+        versioned = {}
+        if widget_bundle is not None:
+            versioned = {
+                "script_path": widget_bundle.versioned_path,
+                "integrity": widget_bundle.integrity,
+            }
         async with database.pool.acquire() as conn:
             snippet, key = await bot_service.embed_snippet(
-                conn, principal.tenant_id, bot_id, base_url=base_url, created_by=principal.user_id
+                conn,
+                principal.tenant_id,
+                bot_id,
+                base_url=base_url,
+                created_by=principal.user_id,
+                **versioned,
             )
         return EmbedOut(bot_id=bot_id, publishable_key=key, snippet=snippet)
 

@@ -154,3 +154,18 @@ async def set_bot_origins(
         bot_id,
         origins,
     )
+
+
+async def origin_allowed_for_widgets(conn: Connection, origin: str, bot_id: UUID | None) -> bool:
+    """Whether a live publishable key (of this bot, when given) allows ``origin``. CORS
+    preflights carry no key, so this is all they can be answered from."""
+    return bool(
+        await conn.fetchval(
+            """SELECT EXISTS (
+                   SELECT 1 FROM api_keys
+                   WHERE kind = 'publishable' AND revoked_at IS NULL
+                     AND $1 = ANY (allowed_origins) AND ($2::uuid IS NULL OR bot_id = $2))""",
+            origin,
+            bot_id,
+        )
+    )

@@ -127,3 +127,8 @@ async def count_owners(conn: Connection, tenant_id: UUID) -> int:
         "SELECT count(*) FROM users WHERE tenant_id = $1 AND role = 'owner'", tenant_id
     )
     return value
+
+
+async def any_exist(conn: Connection) -> bool:
+    """Whether this server has any account yet (the first one may always sign up)."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users)"))

@@ -151,13 +151,13 @@ class FakeGroq:
             passage = _first_passage(str(tool_results[-1]["content"]))
             if passage:
                 return Text(f"According to the documents: {passage} [1]")
-            return Text("I could not find that in the documents.")
+            return Text(_not_found(messages))
         grounded = _documents_in_prompt(messages)  # rag.grounded puts passages in the prompt
         if grounded is not None:
             passage = _first_passage(grounded)
             if passage:
                 return Text(f"According to the documents: {passage} [1]")
-            return Text("I could not find that in the documents.")
+            return Text(_not_found(messages))
         return Text(f"You said: {messages[last_user]['content']}")
 
     async def _stream(self, step: Step, model: str, prompt_tokens: int) -> AsyncIterator[bytes]:
@@ -256,6 +256,14 @@ class FakeGroq:
 def _tokens(text: str) -> list[str]:
     """Word-sized pieces with their trailing spaces, roughly like real token deltas."""
     return re.findall(r"\S+\s*|\s+", text)
+
+
+def _not_found(messages: list[dict[str, Any]]) -> str:
+    """A model that follows rag.verdict's instruction marks a reply that does not answer."""
+    system = "\n".join(str(m.get("content") or "") for m in messages if m["role"] == "system")
+    marker = re.search(r"put (\[\[[a-z-]+\]\]) at the very start", system)
+    prefix = f"{marker.group(1)} " if marker else ""
+    return f"{prefix}I could not find that in the documents."
 
 
 def _documents_in_prompt(messages: list[dict[str, Any]]) -> str | None:

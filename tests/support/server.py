@@ -23,11 +23,12 @@ def _no_signals() -> Iterator[None]:
 
 
 @asynccontextmanager
-async def serve_app(app: Litestar) -> AsyncIterator[str]:
-    """Start ``app`` with its lifespan; yield its base URL; shut it down on exit."""
+async def serve_app(app: Litestar, *, port: int = 0) -> AsyncIterator[str]:
+    """Start ``app`` with its lifespan; yield its base URL; shut it down on exit. ``port``: a
+    given port (one the app's settings already name), else a free one."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

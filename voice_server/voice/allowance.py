@@ -7,10 +7,10 @@ once per turn. Silence between turns, sounds too short to be a turn and turns in
 was understood are not billed. The ledger records these seconds as kind ``voice_seconds``; the
 plan's ``voice_minutes_per_month`` is their sum divided by 60 (billing.quota).
 
-Voice reaches billing only through the two protocols below, injected at run time (so that
+Voice reaches billing only through two protocols, injected at run time (so that
 ``voice_server`` never imports ``billing``): :class:`VoiceQuota` is the app's ``quota``
-dependency, :class:`UsageRecorder` is ``billing.ledger.record_usage``, which billing's lifespan
-publishes as ``app.state.usage_recorder``.
+dependency, :class:`~voice_server.runtime.UsageRecorder` is ``billing.ledger.record_usage``,
+which billing's lifespan publishes in the runtime's ``USAGE_RECORDER`` slot.
 
 :class:`SessionAllowance` is the session's bookkeeping: the plan's seconds, minus what the
 tenant's other sessions have recorded (known at admission, refreshed from the ledger as each turn
@@ -25,16 +25,15 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from voice_server.db.types import Connection
+from voice_server.runtime import UsageRecorder
 from voice_server.voice.protocol import ErrorEvent, error_event
+from voice_server.voice.records import TurnRow
 
-if TYPE_CHECKING:  # the store imports this module
-    from voice_server.voice.store import TurnRow
+__all__ = ["UsageRecorder"]  # the contract with billing lives in the kernel (runtime)
 
 _log = logging.getLogger("parley.voice")
 
@@ -71,22 +70,6 @@ class VoiceQuota(Protocol):
     ) -> QuotaAllowance: ...
 
     async def voice_seconds_used(self, tenant_id: UUID, *, excluding_session: UUID) -> float: ...
-
-
-class UsageRecorder(Protocol):
-    """``billing.ledger.record_usage``: records once per key, in the caller's transaction."""
-
-    async def __call__(
-        self,
-        conn: Connection,
-        tenant_id: UUID,
-        kind: Literal["voice_seconds"],
-        quantity: float | int | Decimal,
-        idempotency_key: str,
-        *,
-        bot_id: UUID | None = None,
-        occurred_at: datetime | None = None,
-    ) -> bool: ...
 
 
 def speech_seconds(turn: TurnRow) -> float:

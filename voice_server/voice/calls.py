@@ -116,6 +116,7 @@ def open_session(
             store=services.store,
             metrics=services.metrics,
             fallback_tts=providers.fallback_tts,
+            recordings=services.recordings,
         ),
         config,
         bot,

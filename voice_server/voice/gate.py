@@ -26,6 +26,7 @@ from litestar.di import Provide
 from voice_server.errors import (
     Forbidden,
     ParleyError,
+    QuotaExceeded,
     RateLimited,
     ServiceUnavailable,
     Unauthenticated,
@@ -46,6 +47,7 @@ _NO_CREDENTIALS = (
     "in ?token=, or `Authorization: Bearer <secret key or access token>`"
 )
 _UNAVAILABLE = "voice conversations cannot check credentials on this server"
+VISITOR_UNAVAILABLE = "this assistant is unavailable right now; please try again later"
 
 
 def carries_credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
@@ -108,9 +110,9 @@ async def resolve_principal(socket: WebSocket[Any, Any, Any]) -> Principal | Non
             close=CLOSE_TRY_AGAIN,
             extra={"retry_after_s": exc.retry_after_s},
         ) from None
-    except ServiceUnavailable as exc:
+    except QuotaExceeded:
         # A visitor's hourly voice allowance: plain words, no plan or usage figures.
-        raise ProtocolViolation("unavailable", exc.detail, close=CLOSE_QUOTA) from None
+        raise ProtocolViolation("unavailable", VISITOR_UNAVAILABLE, close=CLOSE_QUOTA) from None
     except ParleyError as exc:
         raise ProtocolViolation("auth_unavailable", exc.detail, close=CLOSE_INTERNAL) from None
 

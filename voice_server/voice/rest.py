@@ -2,23 +2,38 @@
 
 Uploads are the raw body (``Content-Type: audio/...``) or the first file of a multipart form.
 Decoding and encoding (PyAV) run in worker threads.
+
+These are paid work on the owner's vendor accounts, so they are for servers only: a secret key
+or a user token with the ``chat`` scope. A publishable (widget) key gets 403: the widget talks
+over ``/v1/voice/ws`` with a session token, where the plan's admission and per-turn billing
+apply. Each call goes through billing's one quota check before any vendor is paid (402 when the
+plan's voice minutes would be passed; ``/chat`` is also admitted as a voice session, so it takes
+one of the plan's concurrent lines while it runs) and bills the voice seconds it produced, as
+the WebSocket does: ``/transcribe`` the audio heard, ``/speak`` the audio spoken, ``/chat`` the
+user's audio plus the reply's, as one stored turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import math
+import uuid
 from dataclasses import dataclass, replace
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import SkipValidation
+from litestar.params import FromQuery, JSONBody, SkipValidation
 
 from voice_server.brain import Brain, BrainRequest, ReplyDone, TextDelta
+from voice_server.db import Database
+from voice_server.db.types import Connection
 from voice_server.errors import (
+    Forbidden,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
@@ -27,6 +42,7 @@ from voice_server.errors import (
     UnsupportedMediaType,
 )
 from voice_server.principal import Principal
+from voice_server.voice.allowance import QuotaAllowance, UsageRecorder
 from voice_server.voice.audio import SUPPORTED_RATES
 from voice_server.voice.codecs import (
     MEDIA_TYPES,
@@ -45,8 +61,58 @@ from voice_server.voice.providers.base import (
     VoiceOptions,
 )
 from voice_server.voice.services import VoiceServices
+from voice_server.voice.store import TurnRow
 
 MAX_SPEAK_CHARS = 5000
+# Spoken English at speed 1.0 is about 15 characters a second; the quota check before paying
+# for synthesis uses this, and the bill is the audio actually produced.
+CHARS_PER_SECOND = 15.0
+SCOPE = "chat"
+
+
+class RestQuota(Protocol):
+    """Billing's quota check (the app's ``quota`` dependency), as these routes use it."""
+
+    async def check(
+        self,
+        tenant_id: UUID,
+        kind: Literal["voice_seconds", "voice_session"],
+        amount: float = 1,
+        *,
+        conn: Connection | None = None,
+    ) -> QuotaAllowance: ...
+
+
+def require_server_caller(principal: Principal) -> None:
+    """Secret keys and user tokens with the ``chat`` scope; never a publishable key."""
+    if principal.kind == "publishable_key":
+        raise Forbidden(
+            "publishable keys cannot use the REST voice endpoints; the widget talks over "
+            "/v1/voice/ws with a session token",
+            required="a secret key or a user token",
+        )
+    if SCOPE not in principal.scopes:
+        raise Forbidden(f"this credential lacks the `{SCOPE}` scope", required_scope=SCOPE)
+
+
+async def _check_seconds(quota: RestQuota | None, tenant_id: UUID, seconds: float) -> None:
+    if quota is not None:
+        await quota.check(tenant_id, "voice_seconds", max(1, math.ceil(seconds)))
+
+
+async def _bill(
+    database: Database,
+    usage: UsageRecorder | None,
+    tenant_id: UUID,
+    seconds: float,
+    what: str,
+) -> None:
+    """Record the call's voice seconds (rounded up, as a turn's are) once."""
+    billed = math.ceil(round(seconds * 1000) / 1000)
+    if usage is None or billed <= 0:
+        return
+    async with database.pool.acquire() as conn:
+        await usage(conn, tenant_id, "voice_seconds", billed, f"voice-rest:{what}:{uuid.uuid4()}")
 
 
 @dataclass(frozen=True)
@@ -142,15 +208,21 @@ class VoiceController(Controller):
         request: Request[Any, Any, Any],
         voice_services: NamedDependency[VoiceServices],
         principal: NamedDependency[Principal],
-        language: str | None = None,
+        database: NamedDependency[Database],
+        language: FromQuery[str | None] = None,
+        quota: NamedDependency[SkipValidation[RestQuota | None]] = None,
+        usage_recorder: NamedDependency[SkipValidation[UsageRecorder | None]] = None,
     ) -> TranscriptOut:
-        """Transcribe an audio file (WAV, MP3, OGG/Opus, WebM, FLAC…)."""
+        """Transcribe an audio file (WAV, MP3, OGG/Opus, WebM, FLAC…); bills its seconds."""
+        require_server_caller(principal)
         providers = voice_services.require_providers()
         audio = await _decode(await _read_upload(request, voice_services), voice_services)
+        await _check_seconds(quota, principal.tenant_id, audio.seconds)
         try:
             result = await providers.stt.transcribe(audio.pcm, audio.sample_rate, language=language)
         except ProviderError as exc:
             raise _provider_failed(exc) from None
+        await _bill(database, usage_recorder, principal.tenant_id, audio.seconds, "transcribe")
         return TranscriptOut(
             result.text, result.language, round(audio.seconds, 3), providers.stt.name
         )
@@ -158,11 +230,15 @@ class VoiceController(Controller):
     @post("/speak", status_code=200)
     async def speak(
         self,
-        data: SpeakRequest,
+        data: JSONBody[SpeakRequest],
         voice_services: NamedDependency[VoiceServices],
         principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
+        quota: NamedDependency[SkipValidation[RestQuota | None]] = None,
+        usage_recorder: NamedDependency[SkipValidation[UsageRecorder | None]] = None,
     ) -> Response[bytes]:
-        """Speak a text; the answer is a WAV, MP3 or Ogg Opus file."""
+        """Speak a text; the answer is a WAV, MP3 or Ogg Opus file. Bills its seconds."""
+        require_server_caller(principal)
         text = data.text.strip()
         if not text:
             raise InvalidInput("text is empty")
@@ -183,7 +259,10 @@ class VoiceController(Controller):
             pitch=data.pitch or voice_services.config.voice.pitch,
         )
         providers = voice_services.require_providers()
+        estimate = len(text) / (CHARS_PER_SECOND * options.speed)
+        await _check_seconds(quota, principal.tenant_id, estimate)
         pcm = await _synthesize(providers.tts, text, rate, options)
+        await _bill(database, usage_recorder, principal.tenant_id, len(pcm) / 2 / rate, "speak")
         body = await asyncio.to_thread(encode, pcm, rate, data.format)
         return Response(body, media_type=MEDIA_TYPES[data.format])
 
@@ -194,16 +273,23 @@ class VoiceController(Controller):
         voice_services: NamedDependency[VoiceServices],
         principal: NamedDependency[Principal],
         brain: NamedDependency[SkipValidation[Brain]],
-        bot_id: UUID,
-        format: OutputFormat = "wav",
+        bot_id: FromQuery[UUID],
+        format: FromQuery[OutputFormat] = "wav",
+        quota: NamedDependency[SkipValidation[RestQuota | None]] = None,
     ) -> ChatOut:
-        """One spoken turn: audio in; transcript, reply text and reply audio (base64) out."""
+        """One spoken turn: audio in; transcript, reply text and reply audio (base64) out.
+        Admitted like a voice call (a free line and voice minutes left), billed as one turn."""
+        require_server_caller(principal)
         store = voice_services.store
         bot = await store.find_bot(bot_id, principal.tenant_id)
         if bot is None or not principal.may_use_bot(bot_id):
             raise NotFound(f"no bot {bot_id}")
         providers = voice_services.require_providers()
         audio = await _decode(await _read_upload(request, voice_services), voice_services)
+        heard_at = datetime.now(UTC)
+        if quota is not None:  # before paying for STT; the admission below is the atomic one
+            await quota.check(bot.tenant_id, "voice_session")
+            await _check_seconds(quota, bot.tenant_id, audio.seconds)
         try:
             heard = await providers.stt.transcribe(
                 audio.pcm, audio.sample_rate, language=bot.language
@@ -212,40 +298,65 @@ class VoiceController(Controller):
             raise _provider_failed(exc) from None
         if not heard.text.strip():
             raise InvalidInput("no speech was recognised in the audio")
-        stored = await store.start_session(bot, "rest", audio.sample_rate, None)
-        await store.add_message(bot.tenant_id, stored.conversation_id, "user", heard.text)
-        pieces: list[str] = []
-        done: ReplyDone | None = None
-        request_ = BrainRequest(
-            bot=bot,
-            user_text=heard.text,
-            conversation_id=stored.conversation_id,
-            channel="voice",
-        )
-        try:
-            async for event in brain.reply(request_):
-                if isinstance(event, TextDelta):
-                    pieces.append(event.text)
-                elif isinstance(event, ReplyDone):
-                    done = event
-        except ProviderError as exc:
-            raise _provider_failed(exc) from None
-        reply = (done.text if done and done.text else "".join(pieces)).strip()
-        await store.add_message(
-            bot.tenant_id,
-            stored.conversation_id,
-            "assistant",
-            reply,
-            tokens_in=done.tokens_in if done else None,
-            tokens_out=done.tokens_out if done else None,
-            answered=done.answered if done else None,
+
+        async def admit(conn: Connection) -> None:
+            assert quota is not None
+            await quota.check(bot.tenant_id, "voice_session", conn=conn)
+
+        stored = await store.start_session(
+            bot, "rest", audio.sample_rate, None, admit=admit if quota is not None else None
         )
         rate = voice_services.config.output_sample_rate
-        options = voice_services.config.for_bot(bot.config, bot.language).voice
-        pcm = await _synthesize(providers.tts, reply, rate, options) if reply else b""
-        await store.end_session(
-            bot.tenant_id, stored, "completed", audio.seconds, len(pcm) / 2 / rate
-        )
+        pcm = b""
+        reason = "failed"
+        try:
+            async with voice_services.manager.keep_alive(bot.tenant_id, stored.session_id):
+                user_id = await store.add_message(
+                    bot.tenant_id, stored.conversation_id, "user", heard.text
+                )
+                pieces: list[str] = []
+                done: ReplyDone | None = None
+                request_ = BrainRequest(
+                    bot=bot,
+                    user_text=heard.text,
+                    conversation_id=stored.conversation_id,
+                    channel="voice",
+                )
+                try:
+                    async for event in brain.reply(request_):
+                        if isinstance(event, TextDelta):
+                            pieces.append(event.text)
+                        elif isinstance(event, ReplyDone):
+                            done = event
+                except ProviderError as exc:
+                    raise _provider_failed(exc) from None
+                reply = (done.text if done and done.text else "".join(pieces)).strip()
+                options = voice_services.config.for_bot(bot.config, bot.language).voice
+                pcm = await _synthesize(providers.tts, reply, rate, options) if reply else b""
+                assistant_id = await store.add_message(
+                    bot.tenant_id,
+                    stored.conversation_id,
+                    "assistant",
+                    reply,
+                    tokens_in=done.tokens_in if done else None,
+                    tokens_out=done.tokens_out if done else None,
+                    answered=done.answered if done else None,
+                )
+                # Billed like a WebSocket turn: the user's audio plus the reply's, once.
+                turn = TurnRow(
+                    ordinal=0,
+                    user_message_id=user_id,
+                    assistant_message_id=assistant_id,
+                    speech_started_at=heard_at - timedelta(seconds=audio.seconds),
+                    speech_ended_at=heard_at,
+                    played_ms=len(pcm) / 2 / rate * 1000,
+                )
+                await store.add_turn(bot.tenant_id, stored.session_id, turn)
+                reason = "completed"
+        finally:
+            await asyncio.shield(
+                store.end_session(bot.tenant_id, stored, reason, audio.seconds, len(pcm) / 2 / rate)
+            )
         body = await asyncio.to_thread(encode, pcm, rate, format) if pcm else b""
         return ChatOut(
             transcript=heard.text,

@@ -8,14 +8,17 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from litestar import Litestar
-from litestar.datastructures import State
 
 from voice_server.errors import ServiceUnavailable
+from voice_server.runtime import DATABASE, USAGE_RECORDER, Slot, runtime_of
 from voice_server.settings import Settings
 from voice_server.voice.config import VoiceConfig
+from voice_server.voice.liveness import PgLiveness, close_leftovers, instance_id
 from voice_server.voice.manager import SessionManager
 from voice_server.voice.providers import factory
 from voice_server.voice.providers.base import SpeechToText, TextToSpeech
+from voice_server.voice.recording_store import RecordingStore
+from voice_server.voice.recordings import CallRecordings
 from voice_server.voice.store import AdmittingVoiceStore, PgVoiceStore
 from voice_server.voice.waterfall import VoiceMetrics
 
@@ -42,6 +45,7 @@ class VoiceServices:
     manager: SessionManager = field(default_factory=SessionManager)
     providers: Providers | None = None
     providers_error: str | None = None
+    recordings: CallRecordings | None = None
 
     def require_providers(self) -> Providers:
         if self.providers is None:
@@ -59,27 +63,41 @@ def default_providers(settings: Settings) -> Providers:
     )
 
 
+VOICE: Slot[VoiceServices] = Slot(
+    "voice", "the voice service is starting or stopping; retry shortly"
+)
+
+
 def lifespan(
     settings: Settings, providers_factory: ProvidersFactory | None = None
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def voice_lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = runtime_of(app)
+        pool = runtime.get(DATABASE).pool
+        # Sessions a crashed run left open end before this run takes calls (voice.liveness).
+        liveness = PgLiveness(pool, instance_id(settings))
+        await close_leftovers(pool, liveness.instance, settings.voice_liveness_s)
         services = VoiceServices(
             settings=settings,
             config=VoiceConfig.from_settings(settings),
             # Billing's lifespan (before ours) publishes the ledger's recorder; without billing
             # voice seconds are simply not recorded.
-            store=PgVoiceStore(app.state.database.pool, usage=app.state.get("usage_recorder")),
-            metrics=VoiceMetrics(app.state.metrics),
+            store=PgVoiceStore(pool, usage=runtime.find(USAGE_RECORDER)),
+            metrics=VoiceMetrics(runtime.metrics),
+            manager=SessionManager(liveness=liveness, heartbeat_s=settings.voice_heartbeat_s),
         )
         try:
             services.providers = (providers_factory or default_providers)(settings)
         except Exception as exc:  # the server still serves everything but voice
             _log.error("speech providers unavailable: %s", exc)
             services.providers_error = str(exc) or type(exc).__name__
-        app.state.voice = services
+        # Call recordings (bots opt in) live under the data directory; the console streams them.
+        app.state.recording_store = RecordingStore(settings.data_dir / "recordings")
+        services.recordings = CallRecordings(pool, app.state.recording_store)
         try:
-            yield
+            with runtime.holding(VOICE, services):
+                yield
         finally:
             await services.manager.shutdown()
             if services.providers is not None:
@@ -93,13 +111,5 @@ def lifespan(
                     if p is not None
                 }.values():
                     await provider.aclose()
-            app.state.voice = None
 
     return voice_lifespan
-
-
-def provide_voice_services(state: State) -> VoiceServices:
-    services: VoiceServices | None = state.get("voice")
-    if services is None:
-        raise ServiceUnavailable("the voice service is starting or stopping; retry shortly")
-    return services

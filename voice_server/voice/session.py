@@ -38,6 +38,7 @@ from voice_server.voice.protocol import (
     VadStart,
     error_event,
 )
+from voice_server.voice.recordings import SessionRecording
 from voice_server.voice.store import StoredSession
 from voice_server.voice.turn import (
     BargeIn,
@@ -104,6 +105,7 @@ class VoiceSession:
         self.stored = stored
         # Set when the session ends on its own: the transport stops reading and closes.
         self.finished = asyncio.Event()
+        self._call: SessionRecording | None = None  # the call recording, if the bot records
 
     @property
     def allowance(self) -> SessionAllowance | None:
@@ -118,6 +120,13 @@ class VoiceSession:
             )
         if self.engines.metrics is not None:
             self.engines.metrics.sessions.labels(self.transport_name).inc()
+        if self.engines.recordings is not None:
+            self._call = self.engines.recordings.start(
+                self.bot, self.stored, input_rate=self.input_rate, channels=self.channels,
+                output_rate=self.output_rate, clock=self._clock.now,
+            )  # fmt: skip
+            if self._call is not None:
+                self._out.tap = self._call.feed_bot
         recorder = Recorder(self.engines.store, self.bot, self.stored, self._storage_failed)
         self._recorder = recorder
         self._runner = TurnRunner(
@@ -194,6 +203,8 @@ class VoiceSession:
             self._recorder.end(self.end_reason, audio_in_s, audio_out_s)
             # Everything is written before the client hears that the session ended.
             await self._recorder.flush(5.0)
+        if self._call is not None:
+            await self._call.finish()  # the file is finished in a worker thread
         self.emit(SessionEnded(self.end_reason))
         await self._out.flush(1.0)
         for task in list(self._tasks):
@@ -230,6 +241,8 @@ class VoiceSession:
             return
         self._audio_in_bytes += len(pcm)
         self._last_audio = self._clock.now()
+        if self._call is not None:
+            self._call.feed_caller(pcm)
         for event in self._listener.feed(pcm):
             self._on_turn_event(event)
 

@@ -1,7 +1,8 @@
 """Where voice sessions, turns and messages are written: a protocol, and its PostgreSQL form.
 
-Every statement is scoped by ``tenant_id`` (DESIGN principle 7). Only the bot lookup by id
-alone exists, for connections that name a bot before keys are required.
+Every statement is scoped by ``tenant_id`` (DESIGN principle 7). Conversations and messages
+are written by :mod:`voice_server.conversations` (text chat writes through it too); this module
+adds what only voice has: sessions and turns.
 
 Billing hooks in through two callables, never an import: ``start_session(admit=...)`` runs the
 quota check in the session's own transaction under a per-tenant lock, so two simultaneous
@@ -11,42 +12,20 @@ turn's billed voice seconds in the turn's own transaction (voice_server.voice.al
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal, Protocol
 from uuid import UUID
 
 import asyncpg
 
+from voice_server import conversations
 from voice_server.brain import BotProfile
 from voice_server.db.types import Connection
 from voice_server.voice.allowance import UsageRecorder, billed_seconds, usage_key
+from voice_server.voice.records import StoredSession, TurnRow
 
-
-@dataclass(frozen=True)
-class StoredSession:
-    session_id: UUID
-    conversation_id: UUID
-
-
-@dataclass
-class TurnRow:
-    ordinal: int
-    user_message_id: UUID | None = None
-    assistant_message_id: UUID | None = None
-    speech_started_at: datetime | None = None
-    speech_ended_at: datetime | None = None
-    end_of_turn_wait_ms: float | None = None
-    stt_final_ms: float | None = None
-    llm_first_token_ms: float | None = None
-    first_clause_ms: float | None = None
-    tts_first_byte_ms: float | None = None
-    first_audio_ms: float | None = None
-    total_ms: float | None = None
-    played_ms: float | None = None
-    interrupted: bool = False
+__all__ = ["Admit", "AdmittingVoiceStore", "PgVoiceStore", "Role", "StoredSession", "TurnRow"]
+__all__ += ["VoiceStore"]
 
 
 Role = Literal["user", "assistant"]
@@ -106,26 +85,8 @@ class PgVoiceStore:
         self._usage = usage
 
     async def find_bot(self, bot_id: UUID, tenant_id: UUID | None = None) -> BotProfile | None:
-        row = await self._pool.fetchrow(
-            """SELECT id, tenant_id, name, system_prompt, greeting, language, config
-               FROM bots WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)""",
-            bot_id,
-            tenant_id,
-        )
-        if row is None:
-            return None
-        config = row["config"]
-        if isinstance(config, str):
-            config = json.loads(config)
-        return BotProfile(
-            id=row["id"],
-            tenant_id=row["tenant_id"],
-            name=row["name"],
-            system_prompt=row["system_prompt"],
-            greeting=row["greeting"],
-            language=row["language"],
-            config=dict(config or {}),
-        )
+        async with self._pool.acquire() as conn:
+            return await conversations.find_bot(conn, bot_id, tenant_id)
 
     async def start_session(
         self,
@@ -145,11 +106,8 @@ class PgVoiceStore:
                     str(bot.tenant_id),
                 )
                 await admit(conn)
-            conversation_id = await conn.fetchval(
-                """INSERT INTO conversations (tenant_id, bot_id, channel)
-                   VALUES ($1, $2, 'voice') RETURNING id""",
-                bot.tenant_id,
-                bot.id,
+            conversation_id = await conversations.open_conversation(
+                conn, bot.tenant_id, bot.id, channel="voice"
             )
             session_id = await conn.fetchval(
                 """INSERT INTO voice_sessions (tenant_id, bot_id, conversation_id, transport,
@@ -176,19 +134,18 @@ class PgVoiceStore:
         tokens_out: int | None = None,
         answered: bool | None = None,
     ) -> UUID:
-        message_id: UUID = await self._pool.fetchval(
-            """INSERT INTO messages (tenant_id, conversation_id, role, content, interrupted,
-                   tokens_in, tokens_out, answered)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
-            tenant_id,
-            conversation_id,
-            role,
-            content,
-            interrupted,
-            tokens_in,
-            tokens_out,
-            answered,
-        )
+        async with self._pool.acquire() as conn:
+            message_id, _ = await conversations.add_message(
+                conn,
+                tenant_id,
+                conversation_id,
+                role,
+                content,
+                interrupted=interrupted,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                answered=answered,
+            )
         return message_id
 
     async def add_turn(self, tenant_id: UUID, session_id: UUID, turn: TurnRow) -> UUID:

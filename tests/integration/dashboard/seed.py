@@ -30,6 +30,7 @@ async def conversation(
     cited: bool = True,
     answered: bool | None = None,
     waterfall_ms: float | None = None,
+    billed_s: int = 0,
 ) -> Seeded:
     """One conversation of (question, answer) exchanges; voice ones get a session and turns."""
     conversation_id: UUID = await conn.fetchval(
@@ -95,4 +96,14 @@ async def conversation(
                 base,
                 at,
             )
+            if billed_s:  # what the voice store records in billing's ledger for the turn
+                await conn.execute(
+                    """INSERT INTO usage_events (tenant_id, kind, quantity, idempotency_key,
+                                                 occurred_at)
+                       VALUES ($1, 'voice_seconds', $2, $3, $4)""",
+                    tenant_id,
+                    billed_s,
+                    f"voice:{session_id}:{i}",
+                    at,
+                )
     return seeded

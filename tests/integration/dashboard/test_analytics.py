@@ -36,7 +36,9 @@ async def test_analytics_over_a_range(
         conn, t, b, [("Warp drive?", "No idea.")], answered=False, visitor="visitor-3"
     )
     for ms in (100.0, 200.0, 300.0, 400.0):
-        await seed.conversation(conn, t, b, [("Hi", "Hello")], channel="voice", waterfall_ms=ms)
+        await seed.conversation(
+            conn, t, b, [("Hi", "Hello")], channel="voice", waterfall_ms=ms, billed_s=15
+        )
     # Outside the range: not counted.
     await seed.conversation(conn, t, b, [("Old?", "old")], started_at=seed.T0 - timedelta(days=9))
 
@@ -47,7 +49,8 @@ async def test_analytics_over_a_range(
     assert report["messages"] == 18
     assert report["questions"] == 9
     assert report["unique_visitors"] == 3
-    assert report["voice_minutes"] == 6.0  # four sessions of 90 s
+    # Billed seconds as billing counts them (4 turns of 15 s), not the sessions' 90 s each.
+    assert report["voice_minutes"] == 1.0
     stt = report["latency"]["stt_final"]
     assert stt["samples"] == 4
     assert stt["p50_ms"] == 250.0

@@ -1,10 +1,21 @@
 from __future__ import annotations
 
-import httpx
+from pathlib import Path
 
+import httpx
+import pytest
+
+from tests.conftest import make_settings
 from tests.support.tenants import TenantKeys, create_tenant
+from voice_server.settings import Settings
 
 PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """These tests sign up several organisations: a hosted service's open sign-up."""
+    return make_settings(tmp_path, database_url=database_url, signup="open")
 
 
 async def _signup(http: httpx.AsyncClient, email: str, tenant_name: str = "Acme") -> httpx.Response:

@@ -29,7 +29,8 @@ from voice_server.brain import (
     TextDelta,
     ToolCall,
 )
-from voice_server.errors import ParleyError, RateLimited
+from voice_server.errors import ParleyError
+from voice_server.vendors import ProviderRateLimited as RateLimited
 
 POLICY = make_markdown(
     "Returns policy",

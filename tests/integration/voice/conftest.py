@@ -13,8 +13,9 @@ from tests.integration.voice.harness import eventually, voice_app, voice_client
 from tests.support.server import serve_app
 from tests.support.tenants import create_tenant
 from tests.unit.voice.fakes import EchoBrain, ScriptedStt, ToneTts
+from voice_server.runtime import Runtime
 from voice_server.settings import Settings
-from voice_server.voice.services import Providers, VoiceServices
+from voice_server.voice.services import VOICE, Providers, VoiceServices
 
 __all__ = ["VoiceServer", "eventually", "voice_client"]
 
@@ -31,8 +32,8 @@ class VoiceServer:
 
     @property
     def services(self) -> VoiceServices:
-        services: VoiceServices = self.app.state.voice
-        return services
+        runtime: Runtime = self.app.state.runtime
+        return runtime.get(VOICE)
 
     @property
     def ws_url(self) -> str:

@@ -21,7 +21,7 @@ from litestar.di import Provide
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from voice_server.app import provide_database
+from voice_server.app import provide_database, provide_runtime
 from voice_server.brain import Brain
 from voice_server.db import open_database
 from voice_server.db.migrations import load_migrations, migrate
@@ -29,6 +29,7 @@ from voice_server.errors import Unauthenticated
 from voice_server.metrics import Metrics
 from voice_server.principal import Principal
 from voice_server.problems import exception_handlers
+from voice_server.runtime import DATABASE, Runtime
 from voice_server.settings import Settings
 from voice_server.voice.plugin import plugin
 from voice_server.voice.services import Providers
@@ -45,11 +46,14 @@ def voice_app(
     # this machine, so it runs with the development-only anonymous sessions on (loopback only).
     settings = settings.model_copy(update={"voice_allow_anonymous": True})
     voice = plugin(settings, providers_factory=lambda _: providers)
+    metrics = Metrics()
+    runtime = Runtime(settings, metrics)
 
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_database(settings) as database, AsyncExitStack() as stack:
             app.state.database = database
+            stack.enter_context(runtime.holding(DATABASE, database))
             if run_migrations:
                 async with database.pool.acquire() as conn:
                     await migrate(conn, load_migrations())
@@ -62,6 +66,7 @@ def voice_app(
         route_handlers=list(voice.route_handlers),
         dependencies={
             "database": Provide(provide_database, sync_to_thread=False),
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
             "brain": Provide(lambda: brain, sync_to_thread=False),
             # The REST routes need a caller; this harness serves the WebSocket only.
             "principal": Provide(_no_principal, sync_to_thread=False),
@@ -69,7 +74,9 @@ def voice_app(
         },
         lifespan=[database_lifespan],
         exception_handlers=exception_handlers(),
-        state=State({"settings": settings, "metrics": Metrics(), "database": None}),
+        state=State(
+            {"settings": settings, "metrics": metrics, "database": None, "runtime": runtime}
+        ),
     )
 
 

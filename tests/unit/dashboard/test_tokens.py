@@ -116,3 +116,29 @@ def test_garbage_is_refused(garbage: str) -> None:
 def test_short_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         AccessTokens(b"short")
+
+
+def test_a_token_issued_in_the_future_is_refused() -> None:
+    clock = Clock()
+    tokens = AccessTokens(SECRET, ttl_s=900, leeway_s=30, clock=clock)
+    now = int(clock.now)
+    skewed = jwt.encode(_claims(iat=now + 20, exp=now + 900), SECRET, algorithm="HS256")
+    assert tokens.verify(skewed).expires_at == now + 900  # within the leeway: a skewed clock
+    future = jwt.encode(_claims(iat=now + 3600, exp=now + 3600 + 600), SECRET, algorithm="HS256")
+    with pytest.raises(Unauthenticated, match="not valid"):
+        tokens.verify(future)
+
+
+def test_a_token_living_longer_than_the_configured_lifetime_is_refused() -> None:
+    clock = Clock()
+    tokens = AccessTokens(SECRET, ttl_s=900, clock=clock)
+    now = int(clock.now)
+    fits = jwt.encode(_claims(iat=now - 10, exp=now - 10 + 900), SECRET, algorithm="HS256")
+    assert tokens.verify(fits).expires_at == now + 890
+    year = jwt.encode(_claims(iat=now - 10, exp=now + 365 * 86400), SECRET, algorithm="HS256")
+    with pytest.raises(Unauthenticated, match="not valid"):
+        tokens.verify(year)
+    for bad_iat in ("yesterday", True, None):
+        odd = jwt.encode(_claims(iat=bad_iat, exp=now + 60), SECRET, algorithm="HS256")
+        with pytest.raises(Unauthenticated):
+            tokens.verify(odd)

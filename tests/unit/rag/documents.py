@@ -111,3 +111,37 @@ def make_markdown(title: str, sections: Sequence[tuple[str, Sequence[str]]]) -> 
         for paragraph in paragraphs:
             parts += [paragraph, ""]
     return "\n".join(parts).encode()
+
+
+def make_layout_pdf(
+    title: str,
+    sections: Sequence[tuple[str, Sequence[str], Sequence[Sequence[str]]]],
+    *,
+    subtitle_size: int = 14,
+) -> bytes:
+    """A PDF as a word processor writes one (fpdf2): a large title, bold section headings,
+    body paragraphs and ruled tables (first row the header). ``sections`` holds (heading,
+    paragraphs, table rows)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_title(title)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 20)
+    pdf.multi_cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
+    for heading, paragraphs, table in sections:
+        pdf.set_font("Helvetica", "B", subtitle_size)
+        pdf.ln(2)
+        pdf.multi_cell(0, 8, heading, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "", 11)
+        for paragraph in paragraphs:
+            pdf.multi_cell(0, 6, paragraph, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(3)
+        if table:
+            with pdf.table() as grid:
+                for row in table:
+                    cells = grid.row()
+                    for cell in row:
+                        cells.cell(cell)
+            pdf.ln(3)
+    return bytes(pdf.output())

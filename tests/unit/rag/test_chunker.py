@@ -30,9 +30,32 @@ def test_table_rows_and_list_items_are_never_cut() -> None:
     chunks = chunk_blocks(rows, target_tokens=60, overlap=0)
     for chunk in chunks:
         for line in chunk.content.split("\n"):
-            assert line.startswith("Plan ")
-            assert line.endswith(tuple("0123456789"))
+            assert line.startswith("| Plan ")
+            assert line.endswith(tuple(f"{d} |" for d in "0123456789"))
     assert sum(c.content.count("Plan ") for c in chunks) == 60
+
+
+def test_every_chunk_with_rows_of_a_table_repeats_its_header_as_markdown() -> None:
+    blocks = [
+        Block("heading", "Rentals", level=1, page=1),
+        Block("paragraph", "Prices per boat.", page=1),
+        Block("table_header", "Boat | Half day | Full day", page=1),
+        *(Block("table_row", f"Kayak {i} | {i} EUR | {2 * i} EUR", page=1) for i in range(40)),
+        Block("paragraph", "Life vests are included.", page=2),
+    ]
+    chunks = chunk_blocks(blocks, target_tokens=80, overlap=0.1)
+    with_rows = [c for c in chunks if "| Kayak" in c.content]
+    assert len(with_rows) > 2
+    for chunk in with_rows:
+        lines = chunk.content.split("\n")
+        first_row = next(i for i, line in enumerate(lines) if line.startswith("| Kayak"))
+        assert lines[first_row - 2 : first_row] == [
+            "| Boat | Half day | Full day |",
+            "|---|---|---|",
+        ]
+        assert chunk.location == "Rentals, page 1"
+    assert sum(c.content.count("| Kayak") for c in chunks) == 40, "no row lost or repeated"
+    assert chunks[-1].location == "Rentals, page 2"
 
 
 def test_chunks_stay_near_the_target_and_overlap() -> None:

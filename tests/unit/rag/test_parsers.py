@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import pytest
 
+from rag.chunker import chunk_blocks
 from rag.errors import EncryptedDocument, IngestionError, NoExtractableText, UnsupportedDocument
 from rag.parsers import DOCX, HTML, MARKDOWN, PDF, TEXT, parse, sniff
 from tests.unit.rag.documents import (
     make_docx,
     make_encrypted_pdf,
     make_html,
+    make_layout_pdf,
     make_markdown,
     make_pdf,
 )
@@ -73,6 +75,7 @@ def test_docx_keeps_headings_lists_and_table_rows() -> None:
     kinds = [(b.kind, b.text) for b in parsed.blocks]
     assert ("heading", "Returns") in kinds
     assert ("list_item", "Bring your badge") in kinds
+    assert ("table_header", "Plan | Price") in kinds
     assert ("table_row", "Pro | 20 EUR") in kinds
     assert parsed.title == "Handbook"
 
@@ -97,6 +100,40 @@ def test_markdown_structure() -> None:
         ("paragraph", "Intro link bold."),
         ("list_item", "- one"),
         ("list_item", "- two"),
-        ("table_row", "a | b"),
+        ("table_header", "a | b"),
         ("table_row", "1 | 2"),
     ]
+
+
+def test_a_pdf_keeps_its_headings_and_its_table_with_the_header_in_every_chunk() -> None:
+    rows = [["Boat", "Half day", "Full day", "Deposit"]] + [
+        [f"Kayak model {i}", f"{20 + i} EUR", f"{35 + i} EUR", f"{100 + i} EUR"] for i in range(30)
+    ]
+    data = make_layout_pdf(
+        "Lake rentals",
+        [
+            ("Opening", ["The rental desk opens at 9:30 from May to September."], []),
+            ("Daily rates", ["Every boat comes with life vests."], rows),
+            ("Children", ["Children under 12 paddle with an adult."], []),
+        ],
+    )
+    parsed = parse(data, max_pages=10)
+    headings = [(b.level, b.text) for b in parsed.blocks if b.kind == "heading"]
+    assert headings == [(1, "Lake rentals"), (2, "Opening"), (2, "Daily rates"), (2, "Children")]
+    assert parsed.title == "Lake rentals"
+    assert [b.text for b in parsed.blocks if b.kind == "table_header"] == [
+        "Boat | Half day | Full day | Deposit"
+    ]
+    table_rows = [b.text for b in parsed.blocks if b.kind == "table_row"]
+    assert table_rows == [" | ".join(r) for r in rows[1:]], "every row, cells in order"
+    paragraphs = [b.text for b in parsed.blocks if b.kind == "paragraph"]
+    assert "Children under 12 paddle with an adult." in paragraphs
+
+    chunks = chunk_blocks(parsed.blocks, target_tokens=120)
+    holding = [c for c in chunks if "| Kayak model" in c.content]
+    assert len(holding) >= 2
+    for chunk in holding:
+        assert "| Boat | Half day | Full day | Deposit |\n|---|---|---|---|" in chunk.content
+        assert chunk.location is not None
+        assert chunk.location.startswith("Lake rentals > Daily rates, page ")
+    assert sum(c.content.count("| Kayak model") for c in chunks) == 30

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,6 +44,8 @@ class Outbox:
         self._queue: asyncio.Queue[ServerEvent | _Audio] = asyncio.Queue(limit)
         self.gone = False  # the client hung up: nothing more is sent
         self.samples_sent = 0
+        # Sees each chunk of reply audio as it is handed to the transport (call recording).
+        self.tap: Callable[[bytes], None] | None = None
 
     def event(self, event: ServerEvent) -> None:
         self._put(event)
@@ -83,6 +86,8 @@ class Outbox:
                         item.owner.audio_sent()
                     await self._transport.send_audio(item.pcm)
                     self.samples_sent += len(item.pcm) // 2
+                    if self.tap is not None:
+                        self.tap(item.pcm)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the client is gone; the transport sees the disconnect

@@ -41,6 +41,7 @@ from voice_server.voice.protocol import (
     error_event,
 )
 from voice_server.voice.providers.base import ProviderError, SpeechToText, TextToSpeech
+from voice_server.voice.recordings import CallRecordings
 from voice_server.voice.store import TurnRow, VoiceStore
 from voice_server.voice.transcriber import Transcription
 from voice_server.voice.turn import TurnController
@@ -63,6 +64,7 @@ class Engines:
     metrics: VoiceMetrics | None = None
     fallback_tts: TextToSpeech | None = None
     clock: Clock = field(default_factory=SystemClock)
+    recordings: CallRecordings | None = None  # calls of bots that record them
 
 
 @dataclass(frozen=True)

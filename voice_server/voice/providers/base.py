@@ -1,58 +1,35 @@
-"""The speech capabilities and their error tree. Vendor adapters translate their SDK's errors
-into :class:`ProviderError` subclasses at the seam; the pipeline decides on retries by category.
-
-    ProviderError                    category
-    ├── ProviderTimeout              transient
-    ├── ProviderRateLimited          transient (retry_after_s)
-    ├── ProviderUnavailable          transient (5xx, connection refused, stream cut)
-    ├── ProviderAuthError            permanent (401/403: bad or missing key)
-    └── ProviderBadRequest           permanent (400/404/422: we sent something wrong)
-"""
+"""The speech capabilities. Their errors are the one vendor tree of :mod:`voice_server.vendors`
+(shared with the language model), re-exported here for the adapters."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-ErrorCategory = Literal["transient", "permanent"]
+from voice_server.vendors import (
+    ErrorCategory,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
-
-class ProviderError(Exception):
-    category: ErrorCategory = "permanent"
-    code = "provider_error"
-
-    def __init__(self, provider: str, detail: str) -> None:
-        super().__init__(f"{provider}: {detail}")
-        self.provider = provider
-        self.detail = detail
-
-
-class ProviderTimeout(ProviderError):
-    category = "transient"
-    code = "provider_timeout"
-
-
-class ProviderRateLimited(ProviderError):
-    category = "transient"
-    code = "provider_rate_limited"
-
-    def __init__(self, provider: str, detail: str, retry_after_s: float | None = None) -> None:
-        super().__init__(provider, detail)
-        self.retry_after_s = retry_after_s
-
-
-class ProviderUnavailable(ProviderError):
-    category = "transient"
-    code = "provider_unavailable"
-
-
-class ProviderAuthError(ProviderError):
-    code = "provider_auth"
-
-
-class ProviderBadRequest(ProviderError):
-    code = "provider_bad_request"
+__all__ = [
+    "ErrorCategory",
+    "ProviderAuthError",
+    "ProviderBadRequest",
+    "ProviderError",
+    "ProviderRateLimited",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "SpeechToText",
+    "TextToSpeech",
+    "Transcript",
+    "VoiceOptions",
+]
 
 
 @dataclass(frozen=True)
