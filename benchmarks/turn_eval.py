@@ -23,6 +23,7 @@ from benchmarks.turn_set import Case, build
 from voice_server.voice.endpointing import EvidenceEndOfTurn
 from voice_server.voice.engine.listener import TurnTaking
 from voice_server.voice.policies import MinSpeechBargeIn, SilenceEndOfTurn
+from voice_server.voice.silero import SileroVad
 from voice_server.voice.turn import BargeIn, TurnController, UserSpeechStarted, UserTurnEnded
 from voice_server.voice.vad import SegmenterConfig, SpeechChunk, UtteranceSegmenter, WebRtcVad
 
@@ -33,6 +34,8 @@ POLICIES: dict[str, Callable[[], TurnTaking]] = {
     "old": lambda: TurnTaking(WebRtcVad(2), SilenceEndOfTurn(700), MinSpeechBargeIn(300)),
     "old400": lambda: TurnTaking(WebRtcVad(2), SilenceEndOfTurn(400), MinSpeechBargeIn(300)),
     "evidence": lambda: TurnTaking(WebRtcVad(2), EvidenceEndOfTurn(), MinSpeechBargeIn(300)),
+    "silero": lambda: TurnTaking(SileroVad(), SilenceEndOfTurn(700), MinSpeechBargeIn(300)),
+    "silero+evidence": lambda: TurnTaking(SileroVad(), EvidenceEndOfTurn(), MinSpeechBargeIn(300)),
 }
 
 
