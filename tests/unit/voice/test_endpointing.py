@@ -7,13 +7,18 @@ import pytest
 from tests.unit.voice.audio_signals import silence, speech_like
 from tests.unit.voice.test_vad import LoudIsSpeech
 from voice_server.voice.audio import Framer, frame_bytes
+from voice_server.voice.config import VoiceConfig
 from voice_server.voice.endpointing import EvidenceEndOfTurn, ends_mid_phrase
+from voice_server.voice.engine.listener import TurnTaking
+from voice_server.voice.policies import SilenceEndOfTurn
+from voice_server.voice.silero import SileroVad
 from voice_server.voice.vad import (
     SegmenterConfig,
     SpeechChunk,
     SpeechEnded,
     UtteranceSegmenter,
     VadEvent,
+    WebRtcVad,
 )
 
 FRAME = frame_bytes(16_000, 20)
@@ -110,3 +115,27 @@ def test_a_transcript_that_does_not_cover_the_last_words_is_not_trusted() -> Non
     [turn] = ended(events)
     assert turn.ended_ms == 2100
     assert (turn.decided_ms - turn.ended_ms, turn.rule) == (700, "no_transcript")
+
+
+def test_from_config_builds_the_chosen_vad_and_end_of_turn() -> None:
+    config = VoiceConfig(
+        vad="silero",
+        end_of_turn="evidence",
+        end_of_turn_silence_ms=800,
+        end_of_turn_open_ms=300,
+        end_of_turn_complete_ms=450,
+        end_of_turn_hold_ms=1200,
+    )
+    taking = TurnTaking.from_config(config)
+    assert isinstance(taking.vad, SileroVad)
+    eot = taking.end_of_turn
+    assert isinstance(eot, EvidenceEndOfTurn)
+    assert (eot.open_ms, eot.complete_ms, eot.unknown_ms, eot.hold_ms) == (300, 450, 800, 1200)
+    plain = TurnTaking.from_config(VoiceConfig())
+    assert isinstance(plain.vad, WebRtcVad)
+    assert isinstance(plain.end_of_turn, SilenceEndOfTurn)
+
+
+def test_a_bot_can_choose_the_evidence_end_of_turn() -> None:
+    config = VoiceConfig().for_bot({"voice": {"end_of_turn": "evidence", "vad": "silero"}})
+    assert (config.end_of_turn, config.vad) == ("evidence", "silero")
