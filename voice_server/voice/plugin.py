@@ -6,14 +6,12 @@ the speech providers from ``voice_server.voice.providers.factory`` (or ``provide
 
 from __future__ import annotations
 
-from litestar.di import Provide
-
 from voice_server.plugin import PackagePlugin
 from voice_server.runtime import provide
 from voice_server.settings import Settings
 from voice_server.voice.rest import VoiceController
 from voice_server.voice.services import VOICE, ProvidersFactory, lifespan
-from voice_server.voice.webrtc import WebRtcController, provide_peer_manager
+from voice_server.voice.webrtc import WEBRTC, WebRtcController
 from voice_server.voice.webrtc import lifespan as webrtc_lifespan
 from voice_server.voice.ws import voice_socket
 
@@ -24,7 +22,7 @@ def plugin(settings: Settings, providers_factory: ProvidersFactory | None = None
         route_handlers=[voice_socket, VoiceController, WebRtcController],
         dependencies={
             "voice_services": provide(VOICE),
-            "webrtc_peers": Provide(provide_peer_manager, sync_to_thread=False),
+            "webrtc_peers": provide(WEBRTC),
         },
         # WebRTC's calls end (and are stored) before the voice services stop.
         lifespans=[lifespan(settings, providers_factory), webrtc_lifespan(settings)],

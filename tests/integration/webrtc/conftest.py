@@ -14,8 +14,10 @@ from tests.conftest import make_settings
 from tests.support.server import serve_app
 from tests.support.tenants import TenantKeys, create_tenant
 from voice_server.app import create_app
+from voice_server.runtime import runtime_of
 from voice_server.voice.providers.base import VoiceOptions
 from voice_server.voice.providers.espeak_tts import EspeakTTS
+from voice_server.voice.webrtc import WEBRTC
 from voice_server.voice.webrtc.manager import PeerManager
 
 IDLE_TIMEOUT_S = 3.0
@@ -29,7 +31,7 @@ class WebRtcServer:
 
     @property
     def peers(self) -> PeerManager:
-        manager: PeerManager = self.app.state.webrtc
+        manager: PeerManager = runtime_of(self.app).get(WEBRTC)
         return manager
 
     @property

@@ -12,11 +12,13 @@ from tests.integration.voice.harness import eventually
 from tests.integration.webrtc.caller import WebRtcCaller
 from tests.integration.webrtc.conftest import WebRtcServer, say
 from tests.unit.voice.audio_signals import silence
+from voice_server.runtime import runtime_of
+from voice_server.voice.services import VOICE
 
 
 async def no_call_left(server: WebRtcServer) -> None:
     async def gone() -> bool:
-        voice = server.app.state.voice
+        voice = runtime_of(server.app).get(VOICE)
         return (
             not server.peers.peers
             and not server.peers.live_tasks()

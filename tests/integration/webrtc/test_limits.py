@@ -19,6 +19,8 @@ from tests.integration.webrtc.test_call import stored_session
 from tests.support.server import serve_app
 from tests.support.tenants import create_tenant
 from voice_server.app import create_app
+from voice_server.runtime import runtime_of
+from voice_server.voice.webrtc import WEBRTC
 from voice_server.voice.webrtc.manager import PeerManager
 
 ONE_LINE_PLAN = """
@@ -74,7 +76,7 @@ async def test_a_second_call_on_a_busy_line_hears_the_notice_on_the_track(
         finally:
             await first.close()
             await second.close()
-        manager: PeerManager = app.state.webrtc
+        manager: PeerManager = runtime_of(app).get(WEBRTC)
 
         async def closed() -> bool:
             return manager.live_connections == 0 and not manager.peers
@@ -98,7 +100,7 @@ async def test_a_server_that_stops_stores_and_closes_its_live_calls(
             caller.base_url = url
             assert (await caller.offer(tenant.bot_id)).status_code == 201
             await caller.start(tenant.bot_id)
-            manager: PeerManager = app.state.webrtc
+            manager: PeerManager = runtime_of(app).get(WEBRTC)
         # The lifespan has ended: every call was stored and its connection closed.
         assert manager.live_connections == 0
         assert manager.live_tasks() == set()
@@ -130,7 +132,7 @@ async def test_offers_beyond_the_servers_peer_limit_get_503(
         finally:
             await first.close()
             await second.close()
-        manager: PeerManager = app.state.webrtc
+        manager: PeerManager = runtime_of(app).get(WEBRTC)
         assert manager.live_connections == 0
 
 

@@ -19,10 +19,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from litestar import Litestar
-from litestar.datastructures import State
 
 from voice_server.errors import ServiceUnavailable
 from voice_server.metrics import Metrics
+from voice_server.runtime import Slot, runtime_of
 from voice_server.settings import Settings
 from voice_server.voice.webrtc.errors import BadOffer, PeersExhausted, UnknownPeer
 from voice_server.voice.webrtc.network import NetworkConfig, gather_only_on
@@ -181,26 +181,23 @@ class PeerManager:
 def lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def webrtc_lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = runtime_of(app)
         network = NetworkConfig.from_settings(settings)
         manager = PeerManager(
             network,
             max_peers=settings.webrtc_max_peers,
             timeouts=PeerTimeouts(idle_s=settings.webrtc_idle_timeout_s),
-            metrics=WebRtcMetrics(app.state.metrics) if app.state.get("metrics") else None,
+            metrics=WebRtcMetrics(runtime.metrics),
         )
-        with gather_only_on(network.interfaces):
-            app.state.webrtc = manager
+        with gather_only_on(network.interfaces), runtime.holding(WEBRTC, manager):
             try:
                 yield
             finally:
                 await manager.shutdown()
-                app.state.webrtc = None
 
     return webrtc_lifespan
 
 
-def provide_peer_manager(state: State) -> PeerManager:
-    manager: PeerManager | None = state.get("webrtc")
-    if manager is None:
-        raise ServiceUnavailable("the WebRTC service is starting or stopping; retry shortly")
-    return manager
+WEBRTC: Slot[PeerManager] = Slot(
+    "webrtc", "the WebRTC service is starting or stopping; retry shortly"
+)
