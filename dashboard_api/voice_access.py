@@ -153,8 +153,11 @@ async def release(
 
 
 def voice_lease_middleware(app: ASGIApp) -> ASGIApp:
+    """Release what a connection still holds when it ends: a WebSocket's session, or an HTTP
+    request's (signalling) unless its handler took the leases to release them later."""
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "websocket":
+        if scope["type"] not in ("websocket", "http"):
             await app(scope, receive, send)
             return
         try:

@@ -4,6 +4,7 @@ from dashboard_api.analytics, the same report the JSON API returns."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -52,9 +53,14 @@ class AnalyticsPages(Controller):
         window = analytics.window(
             console_user.tenant_id, until - timedelta(days=days), until, bot_id
         )
-        report = await analytics.report(database.pool, window)
+
+        async def daily() -> list[analytics_repo.Day]:
+            async with database.pool.acquire() as conn:
+                return await analytics_repo.per_day(conn, window)
+
+        # The per-day series runs beside the report's own queries, on its own connection.
+        report, series = await asyncio.gather(analytics.report(database.pool, window), daily())
         async with database.pool.acquire() as conn:
-            series = await analytics_repo.per_day(conn, window)
             bot_rows = await bots.list_page(conn, console_user.tenant_id, limit=500)
         return page(
             request,

@@ -18,6 +18,14 @@ from voice_server.app import create_app
 from voice_server.runtime import runtime_of
 
 
+def assert_limited(statuses: list[int], *, limit: int, passed: int) -> None:
+    """The first ``limit`` pass, the rest are 429 - but for the fixed window that may turn over
+    once during the test, letting at most ``limit`` more through."""
+    assert statuses[:limit] == [passed] * limit
+    assert set(statuses) == {passed, 429}
+    assert statuses.count(passed) <= 2 * limit
+
+
 class FakeClock:
     def __init__(self, start: float = 1_900_000_000.0) -> None:
         self.now = start

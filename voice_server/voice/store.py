@@ -12,17 +12,30 @@ turn's billed voice seconds in the turn's own transaction (voice_server.voice.al
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal, Protocol
 from uuid import UUID
 
 import asyncpg
 
 from voice_server import conversations
-from voice_server.brain import BotProfile
+from voice_server.brain import BotProfile, Citation
 from voice_server.db.types import Connection
 from voice_server.voice.allowance import UsageRecorder, billed_seconds, usage_key
 from voice_server.voice.records import StoredSession, TurnRow
+
+
+def citation_json(citation: Citation) -> dict[str, object]:
+    """A citation as messages.citations holds it (the same shape text chat stores)."""
+    return {
+        "document_id": str(citation.document_id),
+        "title": citation.title,
+        "location": citation.location,
+        "url": citation.url,
+        "chunk_id": str(citation.chunk_id) if citation.chunk_id else None,
+        "score": citation.score,
+    }
+
 
 __all__ = ["Admit", "AdmittingVoiceStore", "PgVoiceStore", "Role", "StoredSession", "TurnRow"]
 __all__ += ["VoiceStore"]
@@ -51,6 +64,7 @@ class VoiceStore(Protocol):
         tokens_in: int | None = None,
         tokens_out: int | None = None,
         answered: bool | None = None,
+        citations: Sequence[Citation] = (),
     ) -> UUID: ...
 
     async def add_turn(self, tenant_id: UUID, session_id: UUID, turn: TurnRow) -> UUID: ...
@@ -133,6 +147,7 @@ class PgVoiceStore:
         tokens_in: int | None = None,
         tokens_out: int | None = None,
         answered: bool | None = None,
+        citations: Sequence[Citation] = (),
     ) -> UUID:
         async with self._pool.acquire() as conn:
             message_id, _ = await conversations.add_message(
@@ -145,6 +160,7 @@ class PgVoiceStore:
                 tokens_in=tokens_in,
                 tokens_out=tokens_out,
                 answered=answered,
+                citations=[citation_json(c) for c in citations],
             )
         return message_id
 

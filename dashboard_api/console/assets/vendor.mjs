@@ -6,8 +6,6 @@ const out = new URL("../static/vendor/", import.meta.url);
 mkdirSync(out, { recursive: true });
 const files = [
   ["htmx.org/dist/htmx.min.js", "htmx.min.js"],
-  ["uplot/dist/uPlot.iife.min.js", "uplot.min.js"],
-  ["uplot/dist/uPlot.min.css", "uplot.min.css"],
 ];
 for (const [from, to] of files) {
   copyFileSync(new URL(`./node_modules/${from}`, import.meta.url), new URL(to, out));

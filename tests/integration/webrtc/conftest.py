@@ -17,8 +17,7 @@ from voice_server.app import create_app
 from voice_server.runtime import runtime_of
 from voice_server.voice.providers.base import VoiceOptions
 from voice_server.voice.providers.espeak_tts import EspeakTTS
-from voice_server.voice.webrtc import WEBRTC
-from voice_server.voice.webrtc.manager import PeerManager
+from voice_server.voice.webrtc.manager import WEBRTC, PeerManager
 
 IDLE_TIMEOUT_S = 3.0
 
@@ -31,8 +30,7 @@ class WebRtcServer:
 
     @property
     def peers(self) -> PeerManager:
-        manager: PeerManager = runtime_of(self.app).get(WEBRTC)
-        return manager
+        return runtime_of(self.app).get(WEBRTC)
 
     @property
     def headers(self) -> dict[str, str]:

@@ -20,8 +20,7 @@ from tests.support.server import serve_app
 from tests.support.tenants import create_tenant
 from voice_server.app import create_app
 from voice_server.runtime import runtime_of
-from voice_server.voice.webrtc import WEBRTC
-from voice_server.voice.webrtc.manager import PeerManager
+from voice_server.voice.webrtc.manager import WEBRTC, PeerManager
 
 ONE_LINE_PLAN = """
 [plans.one_line]
@@ -129,11 +128,11 @@ async def test_offers_beyond_the_servers_peer_limit_get_503(
             third = await second.offer(tenant.bot_id)  # a line is free again
             assert third.status_code == 201
             assert (await second.delete()).status_code == 204
+            manager: PeerManager = runtime_of(app).get(WEBRTC)
+            assert manager.live_connections == 0
         finally:
             await first.close()
             await second.close()
-        manager: PeerManager = runtime_of(app).get(WEBRTC)
-        assert manager.live_connections == 0
 
 
 def first_ipv4() -> str:

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import numpy as np
 
-from voice_server.brain import BotProfile, BrainEvent, BrainRequest, ReplyDone, TextDelta
+from voice_server.brain import (
+    BotProfile,
+    BrainEvent,
+    BrainRequest,
+    Citation,
+    ReplyDone,
+    TextDelta,
+)
 from voice_server.voice.providers.base import ProviderError, Transcript, VoiceOptions
 from voice_server.voice.store import Role, StoredSession, TurnRow
 
@@ -79,6 +86,7 @@ class EchoBrain:
     requests: list[BrainRequest] = field(default_factory=list)
     delay_s: float = 0.0
     cancelled: bool = False
+    citations: list[Citation] = field(default_factory=list)  # cited before the reply ends
 
     async def reply(self, request: BrainRequest) -> AsyncIterator[BrainEvent]:
         self.requests.append(request)
@@ -92,6 +100,8 @@ class EchoBrain:
         except asyncio.CancelledError:
             self.cancelled = True
             raise
+        for citation in self.citations:
+            yield citation
         yield ReplyDone(text=text, model="echo")
 
 
@@ -123,6 +133,7 @@ class MemoryStore:
         tokens_in: int | None = None,
         tokens_out: int | None = None,
         answered: bool | None = None,
+        citations: Sequence[Citation] = (),
     ) -> UUID:
         message_id = uuid.uuid4()
         self.messages.append(
@@ -132,6 +143,8 @@ class MemoryStore:
                 "content": content,
                 "interrupted": interrupted,
                 "answered": answered,
+                # Only when there are some, so exact comparisons of uncited messages hold.
+                **({"citations": list(citations)} if citations else {}),
             }  # fmt: skip
         )
         return message_id

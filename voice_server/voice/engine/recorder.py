@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
-from voice_server.brain import BotProfile, ChatMessage, ReplyDone
+from voice_server.brain import BotProfile, ChatMessage, Citation, ReplyDone
 from voice_server.voice.store import StoredSession, TurnRow, VoiceStore
 
 _log = logging.getLogger("parley.voice")
@@ -46,7 +46,13 @@ class Recorder:
         self._jobs.put_nowait(write)
 
     def assistant(
-        self, row: TurnRow, said: str, *, interrupted: bool, done: ReplyDone | None
+        self,
+        row: TurnRow,
+        said: str,
+        *,
+        interrupted: bool,
+        done: ReplyDone | None,
+        citations: Sequence[Citation] = (),
     ) -> None:
         """The reply as heard (``said``), then the turn row that points at both messages."""
         if said:
@@ -64,6 +70,8 @@ class Recorder:
                     tokens_out=done.tokens_out if done else None,
                     # The brain's verdict, for analytics' unanswered questions (None if cut off).
                     answered=done.answered if done and not interrupted else None,
+                    # What the answer was grounded on, as text chat stores it (also when cut off).
+                    citations=citations,
                 )
             await self.store.add_turn(self.bot.tenant_id, self.stored.session_id, row)
 

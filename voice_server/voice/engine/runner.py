@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from voice_server.brain import BotProfile, Brain, ReplyDone, TextDelta
+from voice_server.brain import BotProfile, Brain, Citation, ReplyDone, TextDelta
 from voice_server.turns import ask
 from voice_server.voice.allowance import QUOTA_EXCEEDED
 from voice_server.voice.audio import duration_ms
@@ -87,6 +87,7 @@ class ReplyTurn:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     text: list[str] = field(default_factory=list)
     done: ReplyDone | None = None
+    citations: list[Citation] = field(default_factory=list)  # stored with the reply
     audio_started: bool = False
     recorded: bool = False
     interrupted: bool = False
@@ -251,6 +252,8 @@ class TurnRunner:
                             self._out.event(AssistantDelta(turn.ordinal, delta))
                             for clause in splitter.feed(delta):
                                 await hand_over(clause)
+                        case Citation():
+                            turn.citations.append(event)
                         case ReplyDone():
                             turn.done = event
                 break
@@ -370,7 +373,9 @@ class TurnRunner:
         self._out.event(_metrics(turn))
         if self.engines.metrics is not None:
             self.engines.metrics.observe(turn.waterfall, interrupted=turn.interrupted)
-        self._recorder.assistant(row, said, interrupted=turn.interrupted, done=turn.done)
+        self._recorder.assistant(
+            row, said, interrupted=turn.interrupted, done=turn.done, citations=turn.citations
+        )
 
     def report(self, stage: str, exc: ProviderError) -> None:
         _log.warning("voice %s failed: %s", stage, exc)

@@ -178,6 +178,11 @@ class PeerManager:
                 self.metrics.call_ended(peer)
 
 
+WEBRTC: Slot[PeerManager] = Slot(
+    "webrtc", "the WebRTC service is starting or stopping; retry shortly"
+)
+
+
 def lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def webrtc_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -196,8 +201,3 @@ def lifespan(settings: Settings) -> Callable[[Litestar], AbstractAsyncContextMan
                 await manager.shutdown()
 
     return webrtc_lifespan
-
-
-WEBRTC: Slot[PeerManager] = Slot(
-    "webrtc", "the WebRTC service is starting or stopping; retry shortly"
-)
