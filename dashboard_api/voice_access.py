@@ -28,7 +28,7 @@ from dashboard_api.session_tokens import VisitorLease
 from voice_server.db import Database
 from voice_server.errors import Unauthenticated
 from voice_server.principal import Principal, mark_visitor
-from voice_server.runtime import DATABASE, runtime_of
+from voice_server.runtime import DATABASE, runtime_if_any
 
 _log = logging.getLogger("parley.voice_access")
 LEASE_KEY = "parley.voice_lease"
@@ -165,8 +165,9 @@ def voice_lease_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             leases = take_leases(scope)
             if leases:
-                runtime = runtime_of(scope["app"])
-                await release(runtime.find(DASHBOARD), runtime.find(DATABASE), leases)
+                runtime = runtime_if_any(scope["app"])
+                services = runtime.find(DASHBOARD) if runtime else None
+                await release(services, runtime.find(DATABASE) if runtime else None, leases)
 
     return middleware
 
