@@ -18,14 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from voice_server.brain import (
-    BotProfile,
-    Brain,
-    BrainRequest,
-    Citation,
-    ReplyDone,
-    TextDelta,
-)
+from voice_server.brain import BotProfile, Brain, Citation, ReplyDone, TextDelta
+from voice_server.turns import ask
 from voice_server.voice.allowance import QUOTA_EXCEEDED
 from voice_server.voice.audio import duration_ms
 from voice_server.voice.clauses import ClauseSplitter
@@ -239,13 +233,6 @@ class TurnRunner:
         self._turns.reply_finished()
 
     async def _think(self, turn: ReplyTurn, text: str, clauses: Clauses) -> None:
-        request = BrainRequest(
-            bot=self.bot,
-            user_text=text,
-            history=tuple(self._recorder.history[:-1]),
-            conversation_id=self._recorder.stored.conversation_id,
-            channel="voice",
-        )
         splitter = ClauseSplitter()
         spoken_chars = 0
 
@@ -259,7 +246,15 @@ class TurnRunner:
 
         for attempt in (1, 2):
             try:
-                async for event in self.engines.brain.reply(request):
+                # The kernel's one turn entry point; the recorder keeps the history in memory.
+                async for event in ask(
+                    self.engines.brain,
+                    self.bot,
+                    text,
+                    history=self._recorder.history[:-1],
+                    conversation_id=self._recorder.stored.conversation_id,
+                    channel="voice",
+                ):
                     match event:
                         case TextDelta(text=delta) if delta:
                             turn.waterfall.mark("llm_first_token")
