@@ -101,7 +101,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
             Router(path="/", route_handlers=list(p.route_handlers), tags=[p.name])
             for p in plugins
             if p.route_handlers
-        ],
+        ]
+        + openapi.ASSET_ROUTES,
         dependencies={
             "database": Provide(provide_database, sync_to_thread=False),
             "runtime": Provide(provide_runtime, sync_to_thread=False),

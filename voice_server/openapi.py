@@ -9,13 +9,14 @@ multipart form?) rather than by hand per route, so a new route is described corr
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, get
 from litestar._openapi.plugin import OpenAPIPlugin  # the plugin that builds the document
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import (
     Components,
     OpenAPI,
@@ -27,6 +28,7 @@ from litestar.openapi.spec import (
     Schema,
     SecurityScheme,
 )
+from litestar.response import File
 from litestar.routes import HTTPRoute
 from litestar.types import Method
 
@@ -34,6 +36,27 @@ from voice_server import __version__
 from voice_server.problems import PROBLEM_MEDIA_TYPE
 
 PROBLEM = "Problem"
+
+# The pinned @scalar/api-reference build (see voice_server/api_docs/README.md, `make api-docs`).
+SCALAR_VERSION = "1.76.0"
+SCALAR = f"scalar-api-reference-{SCALAR_VERSION}"
+ASSETS_DIR = Path(__file__).parent / "api_docs"
+ASSETS_PATH = "/schema-assets"
+# Versioned names never change content, so browsers may keep them for a year.
+_IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+
+
+@get(f"{ASSETS_PATH}/{SCALAR}.js", include_in_schema=False, sync_to_thread=False)
+def scalar_js() -> File:
+    return File(ASSETS_DIR / f"{SCALAR}.js", media_type="text/javascript", headers=_IMMUTABLE)
+
+
+@get(f"{ASSETS_PATH}/{SCALAR}.css", include_in_schema=False, sync_to_thread=False)
+def scalar_css() -> File:
+    return File(ASSETS_DIR / f"{SCALAR}.css", media_type="text/css", headers=_IMMUTABLE)
+
+
+ASSET_ROUTES = [scalar_js, scalar_css]
 
 SECURITY_SCHEMES: dict[str, SecurityScheme] = {
     "userToken": SecurityScheme(
@@ -200,7 +223,16 @@ def openapi_config() -> OpenAPIConfig:
         description="A self-hostable voice-first chatbot server. Errors are RFC 9457 problem "
         "documents (`application/problem+json`).",
         path="/schema",
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        # Offline: the reference UI comes from assets committed in voice_server/api_docs, and
+        # Scalar's web fonts (fonts.scalar.com) and Litestar's favicon (a CDN) are left out.
+        render_plugins=[
+            ScalarRenderPlugin(
+                js_url=f"{ASSETS_PATH}/{SCALAR}.js",
+                css_url=f"{ASSETS_PATH}/{SCALAR}.css",
+                favicon="",
+                options={"withDefaultFonts": False},
+            )
+        ],
         operation_id_creator=operation_id,
         components=Components(
             security_schemes=dict(SECURITY_SCHEMES),
