@@ -91,8 +91,14 @@ def _http_exception(
 ) -> Response[dict[str, Any]]:
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     extensions: dict[str, Any] = {}
+    detail = str(exc.detail)
     if isinstance(exc, ValidationException) and exc.extra:
         extensions["errors"] = exc.extra
+        # Name the first bad field in `detail`, so a client shows something actionable.
+        first = exc.extra[0] if isinstance(exc.extra, list) else None
+        if isinstance(first, dict) and first.get("key"):
+            extensions["field"] = first["key"]
+            detail = f"invalid `{first['key']}`: {first.get('message', 'invalid value')}"
     if exc.status_code >= 500:
         slug, title = "internal-error", "Internal server error"
     return problem(
@@ -100,7 +106,7 @@ def _http_exception(
         status=exc.status_code,
         slug=slug,
         title=title,
-        detail=str(exc.detail),
+        detail=detail,
         headers=dict(exc.headers) if exc.headers else None,
         **extensions,
     )
