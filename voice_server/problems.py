@@ -74,7 +74,16 @@ def _parley_error(request: Request[Any, Any, Any], exc: ParleyError) -> Response
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after_s)}
     if exc.status >= 500:
-        _log.error("request failed: %s", exc.detail, exc_info=exc)
+        # A ParleyError is a refusal the code chose (billing not configured, a provider down):
+        # one line, no traceback. Tracebacks are for the unexpected (_unexpected below).
+        cause = exc.__cause__ or exc.__context__
+        _log.warning(
+            "request refused: %s %s %s%s",
+            exc.status,
+            request.url.path,
+            exc.detail,
+            f" (cause: {type(cause).__name__}: {cause})" if cause else "",
+        )
     return problem(
         request,
         status=exc.status,
