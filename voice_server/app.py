@@ -15,6 +15,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from voice_server import __version__
 from voice_server.db import Database, open_database
 from voice_server.db.migrations import load_migrations, migrate
+from voice_server.drain import Drain
 from voice_server.errors import ServiceUnavailable
 from voice_server.health import HealthController
 from voice_server.metrics import Metrics
@@ -121,6 +122,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
                 "migrations": migrations,
                 "database": None,
                 "runtime": runtime,
+                "drain": Drain(),  # SIGTERM: `parley serve` runs it (voice_server.server)
             }
         ),
         openapi_config=OpenAPIConfig(
