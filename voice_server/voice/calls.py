@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from voice_server.brain import BotProfile, Brain
 from voice_server.db.types import Connection
+from voice_server.drain import ServerDraining
 from voice_server.errors import QuotaExceeded
 from voice_server.voice.allowance import (
     QUOTA_EXCEEDED,
@@ -45,7 +46,10 @@ async def admit(
     input_rate: int,
     output_rate: int,
 ) -> Admission:
-    """The plan's check and the session's row, atomically. Raises ``QuotaExceeded``."""
+    """The plan's check and the session's row, atomically. Raises ``QuotaExceeded``, or
+    ``ServerDraining`` once the server is shutting down."""
+    if services.manager.draining:
+        raise ServerDraining
     granted: list[QuotaAllowance] = []
 
     async def check(conn: Connection) -> None:
