@@ -118,16 +118,16 @@ async def test_resuming_anyone_elses_conversation_is_refused_and_writes_nothing(
     )
     other_tenant = await create_tenant(database_url, name="Elsewhere")
     conversation, token = started["conversation_id"], started["resume_token"]
+    mine, foreign = str(voice_server.bot_id), str(other_tenant.bot_id)
     attempts = [
         # the right secret, but another bot of the same tenant
         {"bot_id": str(other_bot), "conversation_id": conversation, "resume_token": token},
         # another tenant's bot
-        {"bot_id": str(other_tenant.bot_id), "conversation_id": conversation, "resume_token": token},
+        {"bot_id": foreign, "conversation_id": conversation, "resume_token": token},
         # the conversation's id alone is not enough: a guessed or stolen id, a wrong secret
-        {"bot_id": str(voice_server.bot_id), "conversation_id": conversation, "resume_token": "x"},
+        {"bot_id": mine, "conversation_id": conversation, "resume_token": "x"},
         # a conversation that does not exist
-        {"bot_id": str(voice_server.bot_id), "conversation_id": str(uuid.uuid4()),
-         "resume_token": token},
+        {"bot_id": mine, "conversation_id": str(uuid.uuid4()), "resume_token": token},
     ]  # fmt: skip
     before = await db.fetchval("SELECT count(*) FROM voice_sessions")
     for attempt in attempts:
