@@ -72,9 +72,7 @@ async def test_a_resumed_session_continues_the_conversation_without_greeting_aga
         assert again["session_id"] != started["session_id"]
         assert again["resume_token"] != started["resume_token"]
         await speak(second, turns=1)
-        assert [e["text"] for e in second.events("assistant.done")] == [
-            "You said: and on sundays."
-        ]
+        assert [e["text"] for e in second.events("assistant.done")] == ["You said: and on sundays."]
         await second.ws.send(json.dumps({"type": "session.end"}))
         await second.wait_for("session.ended")
     history = [(m.role, m.content) for m in voice_server.brain.requests[-1].history]
