@@ -49,6 +49,7 @@ ROOT_MODULES = (
     "voice_server.app",
     "voice_server.cli",
     "voice_server.health",
+    "voice_server.openapi",  # the app's OpenAPI document and its offline reference page
     "voice_server.server",
 )
 FEATURES = ("voice_server.voice", "rag", "billing", "dashboard_api")

@@ -98,6 +98,10 @@ BODIES: dict[tuple[str, str], Any] = {
 }
 
 
+# Routes a publishable key is the only credential for (the widget's own reads).
+PUBLISHABLE_ONLY = {("GET", "/v1/bots/{bot_id:uuid}/public")}
+
+
 def id_routes(app: Litestar) -> list[tuple[str, str, bool]]:
     """(method, path template, takes a body) of every HTTP endpoint with a uuid path id."""
     found = []
@@ -151,7 +155,9 @@ async def test_foreign_ids_answer_404_everywhere(settings: Settings, database_ur
             if takes_body and (method, path) not in BODIES:
                 failures.append(f"{method} {path}: add a valid body to BODIES")
                 continue
-            response = await http.request(method, concrete, headers=b.user_headers, json=body)
+            # The widget's public config takes only a publishable key: B's own key asks for A's bot.
+            headers = b.widget_headers if (method, path) in PUBLISHABLE_ONLY else b.user_headers
+            response = await http.request(method, concrete, headers=headers, json=body)
             # The problem document echoes the requested path in `instance`; nothing else of A's.
             text = response.text.replace(f'"instance":"{concrete}"', "")
             leaked = [str(v) for v in ids.values() if str(v) in text]

@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from tests.support.tenants import TenantKeys, create_tenant
 
 EXAMPLES = 15  # per operation and generation mode
-PACKAGES = ["operations", "dashboard_api", "billing", "rag", "voice"]  # the routers' tags
+PACKAGES = ["operations", "dashboard_api", "billing", "rag", "voice", "web"]  # the routers' tags
 PROBLEM_JSON = "application/problem+json"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
