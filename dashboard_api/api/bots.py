@@ -24,6 +24,7 @@ from dashboard_api.preview import PreviewOut, ask
 from dashboard_api.repositories import bots
 from dashboard_api.services import DashboardServices
 from voice_server.db import Database
+from voice_server.errors import InvalidInput
 from voice_server.principal import Principal
 from voice_server.turns import TurnService
 
@@ -36,7 +37,9 @@ class PreviewTurn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PreviewBody(msgspec.Struct, forbid_unknown_fields=True):
-    question: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    # `message`, as in POST /v1/bots/{id}/chat; `question` is its deprecated alias (one release).
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)] | None = None
+    question: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)] | None = None
     history: Annotated[list[PreviewTurn], msgspec.Meta(max_length=50)] = msgspec.field(
         default_factory=list
     )
@@ -184,5 +187,8 @@ class BotsController(Controller):
         require_bot_access(principal, bot_id)
         async with database.pool.acquire() as conn:
             bot = await bot_service.get_bot(conn, principal.tenant_id, bot_id)
+        text = data.message if data.message is not None else data.question
+        if text is None:
+            raise InvalidInput("`message` is required", field="message")
         history = [(turn.role, turn.content) for turn in data.history]
-        return await ask(turns, bot, data.question, history)
+        return await ask(turns, bot, text, history)

@@ -126,7 +126,12 @@ class TurnRunner:
     # -- entry points -----------------------------------------------------------------------
 
     def begin(
-        self, utterance: int | None, *, spoken_ms: float = 0.0, wait_ms: float = 0.0
+        self,
+        utterance: int | None,
+        *,
+        spoken_ms: float = 0.0,
+        wait_ms: float = 0.0,
+        rule: str | None = None,
     ) -> ReplyTurn:
         """A new turn, decided now: the user spoke ``spoken_ms`` and was silent ``wait_ms``."""
         wall = self._clock.wall()
@@ -139,7 +144,12 @@ class TurnRunner:
         return ReplyTurn(
             ordinal=row.ordinal,
             utterance=utterance,
-            waterfall=Waterfall(self._clock.now(), self._clock.now, end_of_turn_wait_ms=wait_ms),
+            waterfall=Waterfall(
+                self._clock.now(),
+                self._clock.now,
+                end_of_turn_wait_ms=wait_ms,
+                end_of_turn_rule=rule if utterance is not None else None,
+            ),
             row=row,
             pacer=AudioPacer(self.output_rate, lead_ms=self.config.pacer_lead_ms),
         )
@@ -399,4 +409,5 @@ def _metrics(turn: ReplyTurn) -> TurnMetrics:
         **stages,
         total_ms=ms(turn.waterfall.total_ms),
         end_of_turn_wait_ms=ms(turn.waterfall.end_of_turn_wait_ms),
+        end_of_turn_rule=turn.waterfall.end_of_turn_rule,
     )
