@@ -49,6 +49,7 @@ ROOT_MODULES = (
     "voice_server.app",
     "voice_server.cli",
     "voice_server.health",
+    "voice_server.openapi",  # the app's OpenAPI document, built by the root
     "voice_server.server",
     "voice_server.settings_reference",
 )
