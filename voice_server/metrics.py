@@ -6,7 +6,16 @@ Packages add their own instruments through :meth:`Metrics.histogram` / :meth:`Me
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -51,4 +60,10 @@ class Metrics:
         return Histogram(name, doc, labels or [], buckets=buckets, registry=self.registry)
 
     def render(self) -> bytes:
+        # `parley serve --workers N` (voice_server.workers): every worker writes its values to
+        # the shared directory, so whichever worker answers reports all of them, summed.
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)
+            return generate_latest(merged)
         return generate_latest(self.registry)

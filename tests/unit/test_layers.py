@@ -49,6 +49,7 @@ ROOT_MODULES = (
     "voice_server.cli",
     "voice_server.health",
     "voice_server.server",
+    "voice_server.workers",
 )
 FEATURES = ("voice_server.voice", "rag", "billing", "dashboard_api")
 
