@@ -47,6 +47,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        # What an autoscaler scales on (deploy/kubernetes/hpa.yaml); summed over live workers.
+        self.voice_active = Gauge(
+            "parley_voice_active_sessions",
+            "Voice calls in progress on this server.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
     def counter(self, name: str, doc: str, labels: list[str] | None = None) -> Counter:
         return Counter(name, doc, labels or [], registry=self.registry)
 

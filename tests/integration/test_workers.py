@@ -91,6 +91,11 @@ async def test_two_workers_share_the_port_and_metrics_and_sigterm_drains_both(
                 "drain-test/w1",
             }
 
+            async with httpx.AsyncClient(base_url=server.url) as http:
+                metrics = (await http.get("/metrics")).text
+            # Live calls summed over both workers: what the autoscaler reads.
+            assert f"parley_voice_active_sessions {float(len(callers))}" in metrics
+
             server.process.send_signal(signal.SIGTERM)  # to the parent only
             for caller in callers:
                 ended = await caller.wait_for("session.ended")
