@@ -67,6 +67,8 @@ def default_providers(settings: Settings) -> Providers:
 VOICE: Slot[VoiceServices] = Slot(
     "voice", "the voice service is starting or stopping; retry shortly"
 )
+# Where call recordings' audio lives; the console streams, deletes and sweeps them.
+RECORDINGS: Slot[RecordingStore] = Slot("call recordings")
 
 
 def lifespan(
@@ -98,8 +100,8 @@ def lifespan(
             _log.error("speech providers unavailable: %s", exc)
             services.providers_error = str(exc) or type(exc).__name__
         # Call recordings (bots opt in) live under the data directory; the console streams them.
-        app.state.recording_store = RecordingStore(settings.data_dir / "recordings")
-        services.recordings = CallRecordings(pool, app.state.recording_store)
+        recording_store = RecordingStore(settings.data_dir / "recordings")
+        services.recordings = CallRecordings(pool, recording_store)
         # SIGTERM (voice_server.drain): calls finish their reply and hear the notice first.
         drain = app.state.get("drain") or Drain()
         notice = settings.shutdown_notice
@@ -108,7 +110,11 @@ def lifespan(
             await services.manager.drain(notice, timeout_s)
 
         try:
-            with runtime.holding(VOICE, services), drain.step("voice", drain_voice):
+            with (
+                runtime.holding(VOICE, services),
+                runtime.holding(RECORDINGS, recording_store),
+                drain.step("voice", drain_voice),
+            ):
                 yield
         finally:
             await services.manager.shutdown()

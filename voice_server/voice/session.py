@@ -131,6 +131,7 @@ class VoiceSession:
             if self._call is not None:
                 self._out.tap = self._call.feed_bot
         recorder = Recorder(self.engines.store, self.bot, self.stored, self._storage_failed)
+        recorder.history.extend(self.stored.history)
         self._recorder = recorder
         self._runner = TurnRunner(
             self.engines,
@@ -164,9 +165,12 @@ class VoiceSession:
                 self.input_rate,
                 self.output_rate,
                 self.channels,
+                self.stored.resume_token,
+                self.stored.resumed,
             )
         )
-        if self.greeting:
+        # A resumed conversation was greeted when it began: it goes on where it stopped.
+        if self.greeting and not self.stored.resumed:
             turn = self._runner.begin(None)
             self._start(turn, self._runner.say(turn, self.greeting))
         return self
@@ -294,6 +298,7 @@ class VoiceSession:
             ended.utterance,
             spoken_ms=ended.ended_ms - ended.started_ms,
             wait_ms=ended.decided_ms - ended.ended_ms,
+            rule=ended.rule,
         )
         self._start(turn, self._reply(turn))
         if (refresh := self._budget.refresh()) is not None:

@@ -34,6 +34,7 @@ from voice_server.voice.protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL,
     CLOSE_NORMAL,
+    CLOSE_NOT_FOUND,
     CLOSE_POLICY,
     CLOSE_QUOTA,
     CLOSE_START_TIMEOUT,
@@ -47,6 +48,7 @@ from voice_server.voice.protocol import (
     error_event,
     parse_text,
 )
+from voice_server.voice.resume import ResumeRefused
 from voice_server.voice.services import VoiceServices
 from voice_server.voice.session import SHUTDOWN_REASON, SessionOverflow, VoiceSession
 
@@ -204,7 +206,14 @@ class VoiceConnection:
                 transport_name="websocket",
                 input_rate=start.sample_rate,
                 output_rate=output_rate,
+                resume=start.resume,
             )
+        except ResumeRefused as exc:
+            # Another tenant's, another bot's, or another caller's conversation (or a wrong
+            # secret): nothing was written; the client may start afresh without conversation_id.
+            raise ProtocolViolation(
+                "conversation_not_found", exc.detail, close=CLOSE_NOT_FOUND
+            ) from None
         except QuotaExceeded as exc:
             # The client may hang up while the notice plays; there is nothing left to tell it.
             with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
