@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP/WebSocket server")
     serve.add_argument("--host", help="bind address (overrides PARLEY_HOST)")
     serve.add_argument("--port", type=int, help="TCP port (overrides PARLEY_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port, one event loop each (overrides PARLEY_WORKERS)",
+    )
+    # Internal: set by the parent of `--workers N` on each worker it starts (voice_server.workers).
+    serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
 
     commands.add_parser("migrate", help="apply pending database migrations and exit")
     billing_cli.add_commands(commands)
@@ -42,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    options = {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}
+    options = {
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "workers": getattr(args, "workers", None),
+    }
     overrides = {key: value for key, value in options.items() if value is not None}
     try:
         settings = load_settings(**overrides)
@@ -56,7 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if settings.demo is None:  # `parley serve` opens on the demo unless told not to
                 settings = settings.model_copy(update={"demo": True})
-            asyncio.run(serve(settings))
+            ready_fd = getattr(args, "ready_fd", None)
+            if settings.workers > 1 and ready_fd is None:
+                from voice_server.workers import supervise
+
+                return asyncio.run(supervise(settings, settings.workers))
+            asyncio.run(serve(settings, ready_fd=ready_fd))
         elif args.command == "migrate":
             asyncio.run(run_migrations(settings))
         elif args.command == "billing":

@@ -6,7 +6,16 @@ Packages add their own instruments through :meth:`Metrics.histogram` / :meth:`Me
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -38,6 +47,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        # What an autoscaler scales on (deploy/kubernetes/hpa.yaml); summed over live workers.
+        self.voice_active = Gauge(
+            "parley_voice_active_sessions",
+            "Voice calls in progress on this server.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
     def counter(self, name: str, doc: str, labels: list[str] | None = None) -> Counter:
         return Counter(name, doc, labels or [], registry=self.registry)
 
@@ -51,4 +68,10 @@ class Metrics:
         return Histogram(name, doc, labels or [], buckets=buckets, registry=self.registry)
 
     def render(self) -> bytes:
+        # `parley serve --workers N` (voice_server.workers): every worker writes its values to
+        # the shared directory, so whichever worker answers reports all of them, summed.
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)
+            return generate_latest(merged)
         return generate_latest(self.registry)

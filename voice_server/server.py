@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +41,14 @@ class GracefulServer(uvicorn.Server):
         self._drain_s = drain_s
         self._drain_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.ready_fd: int | None = None  # a worker tells its parent it serves (one byte)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.ready_fd is not None:
+            os.write(self.ready_fd, b"r")
+            os.close(self.ready_fd)
+            self.ready_fd = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._drain is None or self._loop is None or self._drain_task is not None:
@@ -96,9 +106,26 @@ def uvicorn_config(settings: Settings, app: Litestar) -> uvicorn.Config:
     )
 
 
-async def serve(settings: Settings) -> None:
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """The listening socket of one worker: SO_REUSEPORT lets N processes bind the same port and
+    the kernel spreads new connections across them (each worker has its own event loop)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(settings: Settings, *, ready_fd: int | None = None) -> None:
     """Open the database before the HTTP server, so that setup errors surface as one clear line
-    and not as a lifespan traceback, and close it after the HTTP server has drained."""
+    and not as a lifespan traceback, and close it after the HTTP server has drained.
+
+    ``ready_fd``: this process is one worker of ``parley serve --workers N`` (voice_server.workers):
+    it binds the shared port with SO_REUSEPORT and writes one byte to ``ready_fd`` once it serves.
+    """
     _log.info(
         "starting parley",
         extra={
@@ -114,7 +141,11 @@ async def serve(settings: Settings) -> None:
             drain=app.state.drain,
             drain_s=drain_budget(settings.shutdown_timeout_s),
         )
-        await server.serve()
+        sockets = None
+        if ready_fd is not None:
+            sockets = [reuse_port_socket(settings.host, settings.port)]
+            server.ready_fd = ready_fd
+        await server.serve(sockets=sockets)
     if not server.started:
         raise SystemExit(1)
     _log.info("parley stopped")

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         description="Seconds from SIGTERM to exit: calls finish their reply, hear the shutdown "
         "notice and end (server_shutdown, close 1001); what is left is then closed.",
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes on the one port (`parley serve --workers`), each with its "
+        "own event loop. Keep 1 unless rate limits and session counts are shared (see README).",
+    )
     shutdown_notice: str = Field(
         "Sorry, I have to go now: the service is restarting. Please call again in a moment.",
         max_length=500,

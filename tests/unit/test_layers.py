@@ -52,6 +52,7 @@ ROOT_MODULES = (
     "voice_server.openapi",  # the app's OpenAPI document and its offline reference page
     "voice_server.server",
     "voice_server.settings_reference",
+    "voice_server.workers",
 )
 FEATURES = ("voice_server.voice", "rag", "billing", "dashboard_api")
 

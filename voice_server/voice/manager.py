@@ -34,12 +34,14 @@ class SessionManager:
         liveness: Liveness | None = None,
         heartbeat_s: float = 10.0,
         sleep: Sleep = asyncio.sleep,
+        on_count: Callable[[int], None] | None = None,
     ) -> None:
         self.max_sessions = max_sessions
         self._sessions: set[VoiceSession] = set()
         self._liveness = liveness
         self._heartbeat_s = heartbeat_s
         self._sleep = sleep
+        self._on_count = on_count  # the active-sessions gauge (voice_server.metrics)
         # Rows kept alive, by owner (a session, or a REST call's token): several owners never
         # share a row, and a row is forgotten the moment its owner ends.
         self._rows: dict[object, LiveRow] = {}
@@ -70,6 +72,7 @@ class SessionManager:
         """Start ``session``, track it while the caller uses it, close it and forget it."""
         self._sessions.add(session)
         self._empty.clear()
+        self._counted()
         owner = object()
         try:
             async with session:
@@ -79,8 +82,13 @@ class SessionManager:
         finally:
             self._rows.pop(owner, None)
             self._sessions.discard(session)
+            self._counted()
             if not self._sessions:
                 self._empty.set()
+
+    def _counted(self) -> None:
+        if self._on_count is not None:
+            self._on_count(len(self._sessions))
 
     @asynccontextmanager
     async def keep_alive(self, tenant_id: UUID, session_id: UUID) -> AsyncIterator[None]:

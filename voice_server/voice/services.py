@@ -88,7 +88,11 @@ def lifespan(
             # voice seconds are simply not recorded.
             store=PgVoiceStore(pool, usage=runtime.find(USAGE_RECORDER)),
             metrics=VoiceMetrics(runtime.metrics),
-            manager=SessionManager(liveness=liveness, heartbeat_s=settings.voice_heartbeat_s),
+            manager=SessionManager(
+                liveness=liveness,
+                heartbeat_s=settings.voice_heartbeat_s,
+                on_count=runtime.metrics.voice_active.set,
+            ),
         )
         try:
             services.providers = (providers_factory or default_providers)(settings)
