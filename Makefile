@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint migrate bench bench-full clean widget
+.PHONY: run test lint migrate bench bench-full clean widget api-docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,17 @@ bench-full: bench
 # from widget/src with esbuild; prints its gzipped size. Needs Node 18+ and npm.
 widget:
 	cd widget && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+# The API reference UI served at /schema (voice_server/api_docs, committed so /schema works offline
+# and never loads a CDN): the exact npm version below, unpacked from the registry's tarball.
+SCALAR_VERSION := 1.76.0
+api-docs:
+	rm -rf .api-docs-build && mkdir .api-docs-build
+	cd .api-docs-build && npm pack --silent @scalar/api-reference@$(SCALAR_VERSION) >/dev/null && tar xzf *.tgz
+	rm -f voice_server/api_docs/scalar-api-reference-*
+	cp .api-docs-build/package/dist/browser/standalone.js voice_server/api_docs/scalar-api-reference-$(SCALAR_VERSION).js
+	cp .api-docs-build/package/dist/styles/standalone.css voice_server/api_docs/scalar-api-reference-$(SCALAR_VERSION).css
+	rm -rf .api-docs-build
 
 migrate: $(VENV)/.installed-run
 	$(BIN)/parley migrate

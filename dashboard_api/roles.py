@@ -7,7 +7,7 @@ from dashboard_api.keys import SECRET_SCOPES
 ROLES = ("owner", "admin", "member")
 
 _READ = frozenset(s for s in SECRET_SCOPES if s.endswith(":read")) | {"chat"}
-_MANAGE = frozenset(SECRET_SCOPES) | {"keys:write", "members:write"}
+_MANAGE = frozenset(SECRET_SCOPES) | {"keys:read", "keys:write", "members:write"}
 
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "owner": _MANAGE | {"billing:write", "tenant:write"},

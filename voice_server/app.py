@@ -9,12 +9,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from voice_server import __version__
+from voice_server import openapi
 from voice_server.db import Database, open_database
 from voice_server.db.migrations import load_migrations, migrate
+from voice_server.drain import Drain
 from voice_server.errors import ServiceUnavailable
 from voice_server.health import HealthController
 from voice_server.metrics import Metrics
@@ -100,9 +99,12 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
 
     app = Litestar(
         route_handlers=[
-            Router(path="/", route_handlers=list(p.route_handlers), tags=[p.name])
-            for p in plugins
-            if p.route_handlers
+            *(
+                Router(path="/", route_handlers=list(p.route_handlers), tags=[p.name])
+                for p in plugins
+                if p.route_handlers
+            ),
+            *openapi.ASSET_ROUTES,
         ],
         dependencies={
             "database": Provide(provide_database, sync_to_thread=False),
@@ -121,18 +123,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
                 "migrations": migrations,
                 "database": None,
                 "runtime": runtime,
+                "drain": Drain(),  # SIGTERM: `parley serve` runs it (voice_server.server)
             }
         ),
-        openapi_config=OpenAPIConfig(
-            title="Parley",
-            version=__version__,
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        ),
+        openapi_config=openapi.openapi_config(),
         logging_config=None,
         debug=False,
     )
     # Route middleware never sees requests that match no route (404, 405), so the request id and
     # metrics wrap Litestar's outermost handler instead: every response gets an id.
     app.asgi_handler = request_context_middleware(metrics)(app.asgi_handler)
+    openapi.install(app)
     return app

@@ -74,7 +74,16 @@ def _parley_error(request: Request[Any, Any, Any], exc: ParleyError) -> Response
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after_s)}
     if exc.status >= 500:
-        _log.error("request failed: %s", exc.detail, exc_info=exc)
+        # A ParleyError is a refusal the code chose (billing not configured, a provider down):
+        # one line, no traceback. Tracebacks are for the unexpected (_unexpected below).
+        cause = exc.__cause__ or exc.__context__
+        _log.warning(
+            "request refused: %s %s %s%s",
+            exc.status,
+            request.url.path,
+            exc.detail,
+            f" (cause: {type(cause).__name__}: {cause})" if cause else "",
+        )
     return problem(
         request,
         status=exc.status,
@@ -91,8 +100,14 @@ def _http_exception(
 ) -> Response[dict[str, Any]]:
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     extensions: dict[str, Any] = {}
+    detail = str(exc.detail)
     if isinstance(exc, ValidationException) and exc.extra:
         extensions["errors"] = exc.extra
+        # Name the first bad field in `detail`, so a client shows something actionable.
+        first = exc.extra[0] if isinstance(exc.extra, list) else None
+        if isinstance(first, dict) and first.get("key"):
+            extensions["field"] = first["key"]
+            detail = f"invalid `{first['key']}`: {first.get('message', 'invalid value')}"
     if exc.status_code >= 500:
         slug, title = "internal-error", "Internal server error"
     return problem(
@@ -100,7 +115,7 @@ def _http_exception(
         status=exc.status_code,
         slug=slug,
         title=title,
-        detail=str(exc.detail),
+        detail=detail,
         headers=dict(exc.headers) if exc.headers else None,
         **extensions,
     )

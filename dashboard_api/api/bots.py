@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import Dependency, FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, SkipValidation
 
 from dashboard_api import bots as bot_service
 from dashboard_api.bot_schema import BotCreate, BotOut, BotPage, BotUpdate
@@ -23,9 +23,10 @@ from dashboard_api.pagination import (
 from dashboard_api.preview import PreviewOut, ask
 from dashboard_api.repositories import bots
 from dashboard_api.services import DashboardServices
-from voice_server.brain import Brain
 from voice_server.db import Database
+from voice_server.errors import InvalidInput
 from voice_server.principal import Principal
+from voice_server.turns import TurnService
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="page size")]
 
@@ -36,7 +37,9 @@ class PreviewTurn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PreviewBody(msgspec.Struct, forbid_unknown_fields=True):
-    question: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    # `message`, as in POST /v1/bots/{id}/chat; `question` is its deprecated alias (one release).
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)] | None = None
+    question: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)] | None = None
     history: Annotated[list[PreviewTurn], msgspec.Meta(max_length=50)] = msgspec.field(
         default_factory=list
     )
@@ -178,11 +181,14 @@ class BotsController(Controller):
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
         # A Protocol: nothing for the signature model to validate.
-        brain: Annotated[Brain, Dependency(skip_validation=True)],
+        turns: NamedDependency[SkipValidation[TurnService]],
     ) -> PreviewOut:
         require_scope(principal, "bots:read")
         require_bot_access(principal, bot_id)
         async with database.pool.acquire() as conn:
             bot = await bot_service.get_bot(conn, principal.tenant_id, bot_id)
+        text = data.message if data.message is not None else data.question
+        if text is None:
+            raise InvalidInput("`message` is required", field="message")
         history = [(turn.role, turn.content) for turn in data.history]
-        return await ask(brain, bot, data.question, history)
+        return await ask(turns, bot, text, history)

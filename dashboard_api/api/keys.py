@@ -83,7 +83,7 @@ class KeysController(Controller):
         bot_id: FromQuery[UUID | None] = None,
         include_revoked: FromQuery[bool] = False,
     ) -> KeyPage:
-        require_scope(principal, "keys:write")
+        require_scope(principal, "keys:read")
         async with database.pool.acquire() as conn:
             rows = await api_keys.list_page(
                 conn,
@@ -141,7 +141,7 @@ class KeysController(Controller):
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
     ) -> KeyOut:
-        require_scope(principal, "keys:write")
+        require_scope(principal, "keys:read")
         async with database.pool.acquire() as conn:
             row = await api_keys.get(conn, principal.tenant_id, key_id)
         if row is None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from voice_server.brain import BotProfile, Brain
 from voice_server.db.types import Connection
+from voice_server.drain import ServerDraining
 from voice_server.errors import QuotaExceeded
 from voice_server.voice.allowance import (
     QUOTA_EXCEEDED,
@@ -48,7 +49,10 @@ async def admit(
     resume: Resume | None = None,
 ) -> Admission:
     """The plan's check and the session's row, atomically. Raises ``QuotaExceeded``, or
-    ``ResumeRefused`` when ``resume`` names a conversation this caller may not continue."""
+    ``ServerDraining`` once the server is shutting down, or ``ResumeRefused`` when ``resume``
+    names a conversation this caller may not continue."""
+    if services.manager.draining:
+        raise ServerDraining
     granted: list[QuotaAllowance] = []
 
     async def check(conn: Connection) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from litestar import Litestar
 
+from voice_server.drain import Drain
 from voice_server.errors import ServiceUnavailable
 from voice_server.runtime import DATABASE, USAGE_RECORDER, Slot, runtime_of
 from voice_server.settings import Settings
@@ -66,6 +67,8 @@ def default_providers(settings: Settings) -> Providers:
 VOICE: Slot[VoiceServices] = Slot(
     "voice", "the voice service is starting or stopping; retry shortly"
 )
+# Where call recordings' audio lives; the console streams, deletes and sweeps them.
+RECORDINGS: Slot[RecordingStore] = Slot("call recordings")
 
 
 def lifespan(
@@ -93,10 +96,21 @@ def lifespan(
             _log.error("speech providers unavailable: %s", exc)
             services.providers_error = str(exc) or type(exc).__name__
         # Call recordings (bots opt in) live under the data directory; the console streams them.
-        app.state.recording_store = RecordingStore(settings.data_dir / "recordings")
-        services.recordings = CallRecordings(pool, app.state.recording_store)
+        recording_store = RecordingStore(settings.data_dir / "recordings")
+        services.recordings = CallRecordings(pool, recording_store)
+        # SIGTERM (voice_server.drain): calls finish their reply and hear the notice first.
+        drain = app.state.get("drain") or Drain()
+        notice = settings.shutdown_notice
+
+        async def drain_voice(timeout_s: float) -> None:
+            await services.manager.drain(notice, timeout_s)
+
         try:
-            with runtime.holding(VOICE, services):
+            with (
+                runtime.holding(VOICE, services),
+                runtime.holding(RECORDINGS, recording_store),
+                drain.step("voice", drain_voice),
+            ):
                 yield
         finally:
             await services.manager.shutdown()

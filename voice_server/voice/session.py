@@ -48,6 +48,8 @@ from voice_server.voice.turn import (
     UtteranceIgnored,
 )
 
+SHUTDOWN_REASON = "server_shutdown"
+
 __all__ = ["APOLOGY", "OUTBOUND_QUEUE", "Engines", "Lifetime", "SessionOverflow", "VoiceSession"]
 __all__ += ["Transport", "TurnTaking"]
 
@@ -106,6 +108,7 @@ class VoiceSession:
         # Set when the session ends on its own: the transport stops reading and closes.
         self.finished = asyncio.Event()
         self._call: SessionRecording | None = None  # the call recording, if the bot records
+        self._draining = False  # the server is shutting down: no new reply starts
 
     @property
     def allowance(self) -> SessionAllowance | None:
@@ -214,6 +217,21 @@ class VoiceSession:
         for task in list(self._tasks):
             task.cancel()
 
+    async def drain(self, notice: str) -> None:
+        """Server shutdown: the reply in flight plays to its end (and is stored whole), no new
+        reply starts, the notice is said, and the session ends with ``server_shutdown``."""
+        if self._closed or self.finished.is_set() or self._runner is None:
+            return
+        self._draining = True
+        task = self._reply_task
+        if task is not None and not task.done():
+            await asyncio.wait((task,))  # a barge-in may still cancel it: that is recorded too
+        if self._closed or self.finished.is_set():
+            return
+        if notice:
+            await self._runner.announce(SHUTDOWN_REASON, notice)
+        self.end(SHUTDOWN_REASON)
+
     def client_gone(self) -> None:
         """The transport saw the client disconnect: nothing more can be sent."""
         self._out.gone = True
@@ -274,10 +292,13 @@ class VoiceSession:
 
     def _start_reply(self, ended: UserTurnEnded) -> None:
         assert self._runner is not None
+        if self._draining:  # the server is going away: the notice comes instead of a reply
+            return
         turn = self._runner.begin(
             ended.utterance,
             spoken_ms=ended.ended_ms - ended.started_ms,
             wait_ms=ended.decided_ms - ended.ended_ms,
+            rule=ended.rule,
         )
         self._start(turn, self._reply(turn))
         if (refresh := self._budget.refresh()) is not None:

@@ -24,7 +24,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, SkipValidation
 
 from voice_server.brain import Brain
+from voice_server.drain import ServerDraining
 from voice_server.errors import InvalidInput, NotFound, ServiceUnavailable
+from voice_server.runtime import VISITOR_LEASES, runtime_of
 from voice_server.voice.allowance import VoiceQuota
 from voice_server.voice.gate import voice_principal
 from voice_server.voice.services import VoiceServices
@@ -68,16 +70,10 @@ class CandidatesOut:
 
 def _release_leases_later(request: Request[Any, Any, Any]) -> Callable[[], Awaitable[None]] | None:
     """A widget visitor's session slot (taken with the token) is held for the whole call, not
-    just this request: the call releases it as it ends."""
-    try:
-        from dashboard_api.voice_access import release, take_leases
-    except ImportError:  # no accounts package, no leases
-        return None
-    leases = take_leases(request.scope)
-    if not leases:
-        return None
-    state = request.app.state
-    return lambda: release(state, leases)
+    just this request: the call releases it as it ends (the kernel's ``VisitorLeases``, which
+    the accounts package publishes; without it there are no leases)."""
+    leases = runtime_of(request.app).find(VISITOR_LEASES)
+    return leases.take(request.scope) if leases is not None else None
 
 
 class WebRtcController(Controller):
@@ -96,6 +92,8 @@ class WebRtcController(Controller):
     ) -> Response[AnswerOut]:
         """Start a voice call over WebRTC: send the browser's SDP offer (with the `parley`
         data channel and the microphone track), get the answer and the call's id."""
+        if voice_services.manager.draining:
+            raise ServerDraining  # 503: the caller should try another replica
         principal = await voice_principal(request)
         on_end = _release_leases_later(request)
         try:
