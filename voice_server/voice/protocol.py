@@ -119,11 +119,11 @@ def _session_start(data: dict[str, Any]) -> SessionStart:
         channels,
         out_rate,
         key if isinstance(key, str) and key else None,
-        _resume(data),
+        parse_resume(data),
     )
 
 
-def _resume(data: dict[str, Any]) -> Resume | None:
+def parse_resume(data: dict[str, Any]) -> Resume | None:
     raw = data.get("conversation_id")
     if raw is None:
         return None

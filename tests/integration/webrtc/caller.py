@@ -160,11 +160,15 @@ class WebRtcCaller:
                 patched.raise_for_status()
         return answer
 
-    async def start(self, bot_id: UUID | str) -> dict[str, Any]:
+    async def start(self, bot_id: UUID | str, **extra: Any) -> dict[str, Any]:
+        await self.send_start(bot_id, **extra)
+        return await self.wait_for("session.started")
+
+    async def send_start(self, bot_id: UUID | str, **extra: Any) -> None:
+        """``session.start`` once the channel is open (``extra``: more fields, e.g. resume)."""
         async with asyncio.timeout(20):
             await self._open.wait()
-        self.send({"type": "session.start", "bot_id": str(bot_id)})
-        return await self.wait_for("session.started")
+        self.send({"type": "session.start", "bot_id": str(bot_id)} | extra)
 
     def send(self, message: dict[str, Any]) -> None:
         self.channel.send(json.dumps(message))

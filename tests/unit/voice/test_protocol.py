@@ -12,6 +12,7 @@ from voice_server.voice.protocol import (
     check_audio,
     parse_text,
 )
+from voice_server.voice.records import Resume
 
 BOT = uuid.uuid4()
 
@@ -37,6 +38,20 @@ def test_session_start_with_output_rate_stereo_and_key() -> None:
         )
     )
     assert message == SessionStart(BOT, 44100, 2, 16000, "ppk_x")
+
+
+def test_session_start_resuming_a_conversation() -> None:
+    conversation = uuid.uuid4()
+    start = {"type": "session.start", "bot_id": str(BOT), "sample_rate": 16000}
+    message = parse_text(
+        json.dumps(start | {"conversation_id": str(conversation), "resume_token": "s3cret"})
+    )
+    assert isinstance(message, SessionStart)
+    assert message.resume == Resume(conversation, "s3cret")
+    for bad in ({"conversation_id": "nope", "resume_token": "x"}, {"conversation_id": str(BOT)}):
+        with pytest.raises(ProtocolViolation) as refused:
+            parse_text(json.dumps(start | bad))
+        assert (refused.value.code, refused.value.close) == ("invalid_message", None)
 
 
 def test_session_end() -> None:

@@ -22,6 +22,7 @@ from voice_server.voice.protocol import (
     SessionEnd,
     SessionStart,
     encode,
+    parse_resume,
 )
 from voice_server.voice.webrtc.reply_track import REPLY_RATE, ReplyTrack
 
@@ -61,7 +62,7 @@ def parse_message(message: str | bytes) -> SessionStart | SessionEnd:
     except (KeyError, ValueError):
         raise ProtocolViolation("invalid_message", "session.start needs a bot_id (UUID)") from None
     # The pipeline gets 16 kHz mono from the decoder and the track plays 48 kHz.
-    return SessionStart(bot_id, PIPELINE_RATE, 1, REPLY_RATE)
+    return SessionStart(bot_id, PIPELINE_RATE, 1, REPLY_RATE, resume=parse_resume(data))
 
 
 class DataChannel(Protocol):

@@ -32,6 +32,8 @@ from voice_server.voice.audio import PIPELINE_RATE
 from voice_server.voice.calls import Admission, admit, open_session, refuse
 from voice_server.voice.protocol import ProtocolViolation, ServerEvent, SessionEnd, encode
 from voice_server.voice.protocol import error_event as error
+from voice_server.voice.records import Resume
+from voice_server.voice.resume import ResumeRefused
 from voice_server.voice.services import VoiceServices
 from voice_server.voice.session import SessionOverflow, VoiceSession
 from voice_server.voice.webrtc.channel import (
@@ -88,6 +90,7 @@ class Peer:
         self.track = ReplyTrack()
         self.session: VoiceSession | None = None
         self.stop_reason: str | None = None
+        self._resume: Resume | None = None  # the session.start continues a conversation
         self.dropped_messages = 0
         self._clock = clock
         self._last_activity = clock()
@@ -186,6 +189,7 @@ class Peer:
                                 "bot_not_found",
                                 f"this call was offered for another bot than {parsed.bot_id}",
                             )
+                        self._resume = parsed.resume
                         return True
                     except ProtocolViolation as exc:
                         if not self._error(exc):
@@ -224,7 +228,12 @@ class Peer:
                 transport_name="webrtc",
                 input_rate=PIPELINE_RATE,
                 output_rate=REPLY_RATE,
+                resume=self._resume,
             )
+        except ResumeRefused as exc:  # as on the WebSocket: nothing written, start afresh
+            self._send(error("conversation_not_found", exc.detail, fatal=True))
+            self.stop("conversation_not_found")
+            return None
         except QuotaExceeded as exc:
             assert self.transport is not None
             with contextlib.suppress(ChannelGone):

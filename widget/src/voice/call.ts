@@ -44,6 +44,11 @@ export class VoiceCall {
   private finished = false;
   private attempts = 0;
   private lastProblem: CallProblem | null = null;
+  // What continues this call's conversation after a network blip (session.started gives it):
+  // the next session.start sends it, so the server keeps the history and does not greet again.
+  private resume: { conversation_id: string; resume_token: string } | null = null;
+  // Sessions so far: turn numbers restart in each, so caption keys carry the session too.
+  private sessions = 0;
   readonly audio: CallAudio;
 
   /** Construct inside the user's tap (audio unlock). */
@@ -99,6 +104,7 @@ export class VoiceCall {
       sample_rate: this.audio.inputRate,
       channels: 1,
       output_sample_rate: OUTPUT_RATE,
+      ...(this.resume ?? {}),
     });
   }
 
@@ -107,23 +113,27 @@ export class VoiceCall {
       case "session.started":
         this.started = true;
         this.attempts = 0;
+        this.sessions++;
+        if (typeof e.resume_token === "string") {
+          this.resume = { conversation_id: String(e.conversation_id), resume_token: e.resume_token };
+        }
         this.events.conversation(String(e.conversation_id));
         this.events.state("live");
         break;
       case "transcript.partial":
-        this.events.caption("user", `u${e.utterance}`, String(e.text ?? ""), false);
+        this.events.caption("user", `${this.sessions}u${e.utterance}`, String(e.text ?? ""), false);
         break;
       case "transcript.final":
-        this.events.caption("user", `u${e.utterance}`, String(e.text ?? ""), true);
+        this.events.caption("user", `${this.sessions}u${e.utterance}`, String(e.text ?? ""), true);
         break;
       case "assistant.delta":
-        this.events.caption("assistant", `a${e.turn}`, String(e.text ?? ""), false);
+        this.events.caption("assistant", `${this.sessions}a${e.turn}`, String(e.text ?? ""), false);
         break;
       case "assistant.done":
-        this.events.caption("assistant", `a${e.turn}`, String(e.text ?? ""), true);
+        this.events.caption("assistant", `${this.sessions}a${e.turn}`, String(e.text ?? ""), true);
         break;
       case "notice":
-        this.events.caption("assistant", `n${e.turn}`, String(e.text ?? ""), true);
+        this.events.caption("assistant", `${this.sessions}n${e.turn}`, String(e.text ?? ""), true);
         break;
       case "interrupted":
         // Drop what is buffered now: the user is talking over the bot.
@@ -131,7 +141,10 @@ export class VoiceCall {
         this.events.interrupted(e);
         break;
       case "error":
-        if (e.code === "quota_exceeded") {
+        if (e.code === "conversation_not_found") {
+          // The conversation cannot be continued (it is gone): the retry starts a fresh one.
+          this.resume = null;
+        } else if (e.code === "quota_exceeded") {
           this.lastProblem = e.limit_name === "concurrent_voice_sessions" ? "busy" : "quota";
         } else if (e.code === "unavailable") {
           this.lastProblem = "voiceUnavailable";
