@@ -98,11 +98,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
 
     app = Litestar(
         route_handlers=[
-            Router(path="/", route_handlers=list(p.route_handlers), tags=[p.name])
-            for p in plugins
-            if p.route_handlers
-        ]
-        + openapi.ASSET_ROUTES,
+            *(
+                Router(path="/", route_handlers=list(p.route_handlers), tags=[p.name])
+                for p in plugins
+                if p.route_handlers
+            ),
+            *openapi.ASSET_ROUTES,  # the offline API reference UI's pinned assets
+        ],
         dependencies={
             "database": Provide(provide_database, sync_to_thread=False),
             "runtime": Provide(provide_runtime, sync_to_thread=False),
