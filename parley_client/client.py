@@ -161,6 +161,19 @@ class ParleyClient:
 
     # Voice ----------------------------------------------------------------------------------
 
+    async def speak(self, text: str, *, audio_format: str = "wav") -> bytes:
+        """The server's voice saying `text`, as a file (wav, mp3 or ogg)."""
+        try:
+            response = await self._http.post(
+                "/v1/voice/speak", json={"text": text, "format": audio_format},
+                headers=self.headers,
+            )  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise ParleyClientError(f"POST /v1/voice/speak: {exc}") from None
+        if response.status_code >= 400:
+            raise _api_error(response)
+        return response.content
+
     async def talk(
         self, bot_id: str, wav: bytes | str | Path, *, timeout_s: float = 120
     ) -> voice.VoiceTurn:
