@@ -1,6 +1,6 @@
 """Quota checks: the one function chat and voice call before doing billable work.
 
-    quota = QuotaService(...)               # app.state.billing.quota, or the `quota` dependency
+    quota = QuotaService(...)               # the runtime's QUOTA slot, or the `quota` dependency
     await quota.check(tenant_id, "message")         # before answering a chat message
     allowance = await quota.check(tenant_id, "voice_session")   # before opening a voice session
     allowance.remaining                             # voice seconds left (None: no cap)

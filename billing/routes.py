@@ -14,8 +14,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from billing import subscriptions as subs
@@ -23,17 +22,14 @@ from billing.plans import LIMIT_NAMES
 from billing.services import BillingServices
 from billing.stripe_billing import subscription_json
 from voice_server.db import Database
-from voice_server.errors import Forbidden, ServiceUnavailable
+from voice_server.errors import Forbidden
 from voice_server.principal import Principal
+from voice_server.runtime import Slot, provide
 
 PlanId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["pro"])]
 
 
-def provide_billing(state: State) -> BillingServices:
-    services: BillingServices | None = state.get("billing")
-    if services is None:
-        raise ServiceUnavailable("the server is starting or stopping; retry shortly")
-    return services
+BILLING: Slot[BillingServices] = Slot("billing")
 
 
 def _require_reader(principal: Principal) -> None:
@@ -55,7 +51,7 @@ class PlanBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class BillingController(Controller):
     path = "/v1/billing"
-    dependencies = {"billing": Provide(provide_billing, sync_to_thread=False)}
+    dependencies = {"billing": provide(BILLING)}
 
     @get("/plans", summary="Plans and their limits")
     async def plans(
@@ -147,7 +143,7 @@ class BillingController(Controller):
 
 class StripeWebhookController(Controller):
     path = "/v1/billing/webhooks"
-    dependencies = {"billing": Provide(provide_billing, sync_to_thread=False)}
+    dependencies = {"billing": provide(BILLING)}
 
     @post("/stripe", status_code=200, summary="Stripe webhook endpoint")
     async def stripe_webhook(

@@ -1,8 +1,9 @@
 """The billing services one app holds: plans, the quota check, Stripe and webhooks when
 configured, and the metering outbox worker.
 
-Opened by the billing lifespan (billing.plugin) and kept on ``app.state.billing``; handlers get
-it through the ``quota`` (app-wide) and ``billing`` (billing routes) dependencies.
+Opened by the billing lifespan (billing.plugin) and published in the runtime
+(``billing.routes.BILLING``); handlers get it through the ``quota`` (app-wide) and ``billing``
+(billing routes) dependencies.
 """
 
 from __future__ import annotations

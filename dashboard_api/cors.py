@@ -15,7 +15,6 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 from uuid import UUID
 
 from litestar.types import (
@@ -30,7 +29,8 @@ from litestar.types import (
 
 from dashboard_api.origins import origin_allowed
 from dashboard_api.repositories import api_keys
-from dashboard_api.services import STATE_KEY, DashboardServices
+from dashboard_api.services import DASHBOARD, DashboardServices
+from voice_server.runtime import DATABASE, Runtime, runtime_of
 
 _log = logging.getLogger("parley.cors")
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -75,9 +75,11 @@ class OriginCache:
         self._answers[key] = (self._clock(), allowed)
 
 
-async def origin_may_call(state: Any, origin: str, bot_id: UUID | None, cache: OriginCache) -> bool:
-    services: DashboardServices | None = state.get(STATE_KEY)
-    database = state.get("database")
+async def origin_may_call(
+    runtime: Runtime, origin: str, bot_id: UUID | None, cache: OriginCache
+) -> bool:
+    services: DashboardServices | None = runtime.find(DASHBOARD)
+    database = runtime.find(DATABASE)
     if services is None or database is None:
         return False
     if origin_allowed(origin, (), allow_localhost=services.allow_localhost_origins):
@@ -110,7 +112,7 @@ def cors_middleware(app: ASGIApp) -> ASGIApp:
         allowed = False
         if origin:
             try:
-                allowed = await origin_may_call(scope["app"].state, origin, bot_id, cache)
+                allowed = await origin_may_call(runtime_of(scope["app"]), origin, bot_id, cache)
             except Exception:
                 # Without an answer the browser is refused; the API itself is unaffected.
                 _log.warning("could not check a CORS origin", exc_info=True)

@@ -1,8 +1,13 @@
-"""What `dashboard_api` contributes to the app (see voice_server.plugin)."""
+"""What `dashboard_api` contributes to the app (see voice_server.plugin). Published in the
+runtime while it runs: its services (``DASHBOARD``) and the kernel's ``VISITOR_LEASES`` (the
+widget visitors' voice-session slots, which a WebRTC call holds past its offer request)."""
 
 from __future__ import annotations
 
-from litestar import Router
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
 from litestar.di import Provide
 
 from dashboard_api.api.analytics import feedback, tenant_analytics
@@ -15,11 +20,20 @@ from dashboard_api.api.members import InvitationsController, MembersController
 from dashboard_api.api.usage import usage
 from dashboard_api.api.voice_sessions import issue_voice_session
 from dashboard_api.authentication import provide_principal
-from dashboard_api.services import lifespan, provide_services
+from dashboard_api.services import DASHBOARD, lifespan
 from dashboard_api.text_errors import text_exception_handlers
-from dashboard_api.voice_access import provide_voice_principal
+from dashboard_api.voice_access import ScopeLeases, provide_voice_principal
 from voice_server.plugin import PackagePlugin
+from voice_server.runtime import DATABASE, VISITOR_LEASES, provide, runtime_of
 from voice_server.settings import Settings
+
+
+@asynccontextmanager
+async def leases_lifespan(app: Litestar) -> AsyncIterator[None]:
+    runtime = runtime_of(app)
+    leases = ScopeLeases(runtime.get(DASHBOARD), runtime.get(DATABASE))
+    with runtime.holding(VISITOR_LEASES, leases):
+        yield
 
 
 def plugin(settings: Settings) -> PackagePlugin:
@@ -45,10 +59,10 @@ def plugin(settings: Settings) -> PackagePlugin:
             )
         ],
         dependencies={
-            "dashboard_services": Provide(provide_services, sync_to_thread=False),
+            "dashboard_services": provide(DASHBOARD),
             "principal": Provide(provide_principal),
             # What voice transports ask for (voice_server.voice.gate): session tokens included.
             "voice_principal": Provide(provide_voice_principal),
         },
-        lifespans=[lifespan(settings)],
+        lifespans=[lifespan(settings), leases_lifespan],
     )

@@ -1,4 +1,7 @@
-"""Ask a bot a question from the dashboard: the answer, its citations and how long it took."""
+"""Ask a bot a question from the dashboard: the answer, its citations and how long it took.
+
+The question goes through the kernel's one turn entry point (``voice_server.turns``) like chat
+and voice do; the preview only skips the quota and stores nothing."""
 
 from __future__ import annotations
 
@@ -11,16 +14,9 @@ from uuid import UUID
 import msgspec
 
 from dashboard_api.repositories.bots import BotRow
-from voice_server.brain import (
-    BotProfile,
-    Brain,
-    BrainRequest,
-    ChatMessage,
-    Citation,
-    ReplyDone,
-    TextDelta,
-)
+from voice_server.brain import BotProfile, ChatMessage, Citation, ReplyDone, TextDelta
 from voice_server.errors import ServiceUnavailable
+from voice_server.turns import TurnService
 
 PREVIEW_TIMEOUT_S = 60.0
 
@@ -59,17 +55,12 @@ def profile(bot: BotRow) -> BotProfile:
 
 
 async def ask(
-    brain: Brain,
+    turns: TurnService,
     bot: BotRow,
     question: str,
     history: Sequence[tuple[Literal["user", "assistant"], str]] = (),
 ) -> PreviewOut:
-    request = BrainRequest(
-        bot=profile(bot),
-        user_text=question,
-        history=[ChatMessage(role=role, content=text) for role, text in history],
-        channel="text",
-    )
+    said = [ChatMessage(role=role, content=text) for role, text in history]
     started = time.perf_counter()
     first_token_ms: float | None = None
     parts: list[str] = []
@@ -77,7 +68,7 @@ async def ask(
     done: ReplyDone | None = None
     try:
         async with asyncio.timeout(PREVIEW_TIMEOUT_S):
-            async for event in brain.reply(request):
+            async for event in turns.ask(profile(bot), question, history=said, channel="text"):
                 match event:
                     case TextDelta(text=text):
                         if first_token_ms is None and text:

@@ -1,7 +1,10 @@
 """Rate limits per API key, per visitor IP and per tenant.
 
-Fixed windows counted in a store: in memory by default (one server), Redis when REDIS_URL is set
-(replicas share counts). A request passes when every bucket it falls in has room; the answer
+Each bucket is a token bucket: it holds at most ``limit`` requests and refills at ``limit`` per
+window, so a client never gets more than ``limit`` requests through in a burst. (Fixed windows,
+used before, reset at the clock's minute boundary: a caller could spend twice the limit across
+it.) Buckets live in a store: in memory by default (one server), Redis when REDIS_URL is set
+(replicas share them). A request passes when every bucket it falls in has room; the answer
 carries the tightest bucket, so clients see `RateLimit-*` headers and, when refused,
 `Retry-After`.
 """
@@ -48,34 +51,65 @@ class RateLimitStore(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Bucket:
+    """A bucket's state: requests still allowed (``tokens``) as of ``at`` (seconds)."""
+
+    tokens: float
+    at: float
+
+
+def take(bucket: Bucket | None, now: float, limit: int, window_s: int) -> tuple[Bucket, Decision]:
+    """Refill ``bucket`` up to ``now`` and take one request from it when it has one.
+
+    Pure, so the memory and Redis stores decide the same way (Redis runs the same arithmetic in
+    a script, atomically). A refused request takes nothing.
+    """
+    rate = limit / window_s
+    if bucket is None:
+        tokens, at = float(limit), now
+    else:
+        # Requests may arrive with slightly older timestamps than the last one (replicas' clocks,
+        # calls that overtake each other): time never runs backwards for a bucket.
+        at = max(now, bucket.at)
+        tokens = min(limit, bucket.tokens + (at - bucket.at) * rate)
+    allowed = tokens >= 1.0
+    if allowed:
+        tokens -= 1.0
+    return Bucket(tokens, at), decision_for(allowed, tokens, limit, rate)
+
+
+def decision_for(allowed: bool, tokens: float, limit: int, rate: float) -> Decision:
+    # Refused: seconds until one whole request is back. Allowed: until the bucket is full again.
+    wait = (1.0 - tokens) / rate if not allowed else (limit - tokens) / rate
+    return Decision(allowed, limit, int(tokens), max(1, math.ceil(wait)))
+
+
 class MemoryStore:
     def __init__(self, clock: Callable[[], float] = time.time, max_keys: int = 100_000) -> None:
         self._clock = clock
         self._max_keys = max_keys
-        self._windows: dict[str, tuple[int, int]] = {}  # key -> (window index, count)
+        self._buckets: dict[str, tuple[Bucket, float]] = {}  # key -> (bucket, time it is full)
 
     async def hit(self, key: str, limit: int, window_s: int) -> Decision:
         now = self._clock()
-        index = int(now // window_s)
-        current, count = self._windows.get(key, (index, 0))
-        if current != index:
-            count = 0
-        count += 1
-        if len(self._windows) >= self._max_keys and key not in self._windows:
-            self._prune(index, window_s)
-        self._windows[key] = (index, count)
-        reset_s = max(1, math.ceil((index + 1) * window_s - now))
-        return Decision(count <= limit, limit, max(0, limit - count), reset_s)
+        if len(self._buckets) >= self._max_keys and key not in self._buckets:
+            self._prune(now)
+        previous = self._buckets.get(key)
+        bucket, decision = take(previous[0] if previous else None, now, limit, window_s)
+        full_at = now + (limit - bucket.tokens) * window_s / limit
+        self._buckets[key] = (bucket, full_at)
+        return decision
 
-    def _prune(self, index: int, window_s: int) -> None:
-        stale = [k for k, (i, _) in self._windows.items() if i != index]
-        for key in stale:
-            del self._windows[key]
-        if len(self._windows) >= self._max_keys:
-            self._windows.clear()  # over capacity within one window: forget rather than grow
+    def _prune(self, now: float) -> None:
+        # A full bucket is the same as no bucket: forgetting it changes no decision.
+        for key in [k for k, (_, full_at) in self._buckets.items() if full_at <= now]:
+            del self._buckets[key]
+        if len(self._buckets) >= self._max_keys:
+            self._buckets.clear()  # too many busy callers at once: forget rather than grow
 
     async def close(self) -> None:
-        self._windows.clear()
+        self._buckets.clear()
 
 
 class RateLimiter:

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from litestar import Litestar
-from litestar.datastructures import State
 
 from dashboard_api.client_ip import TrustedProxies, parse_networks
 from dashboard_api.external_identity import ExternalTokens
@@ -20,12 +19,12 @@ from dashboard_api.session_tokens import VisitorSessions, VoiceTokens
 from dashboard_api.signup import SignupInvites
 from dashboard_api.tokens import AccessTokens
 from voice_server.db.types import Connection
-from voice_server.errors import ServiceUnavailable
 from voice_server.plugin import Lifespan
+from voice_server.runtime import DATABASE, Slot, runtime_of
 from voice_server.settings import Settings, SettingsError
 
 _log = logging.getLogger("parley.dashboard")
-STATE_KEY = "dashboard_services"
+DASHBOARD: Slot[DashboardServices] = Slot("dashboard")
 
 
 @dataclass
@@ -137,10 +136,11 @@ async def signing_secret(settings: Settings, conn: Connection) -> bytes:
 def lifespan(settings: Settings) -> Lifespan:
     @asynccontextmanager
     async def dashboard_lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with app.state.database.pool.acquire() as conn:
+        runtime = runtime_of(app)
+        async with runtime.get(DATABASE).pool.acquire() as conn:
             secret = await signing_secret(settings, conn)
         limiter = RateLimiter(rate_limit_store(settings), rate_limit_rules(settings))
-        app.state[STATE_KEY] = build_services(
+        services = build_services(
             secret,
             access_token_ttl_s=settings.access_token_ttl_s,
             access_token_leeway_s=settings.access_token_leeway_s,
@@ -157,16 +157,9 @@ def lifespan(settings: Settings) -> Lifespan:
             signup=settings.signup,
         )
         try:
-            yield
+            with runtime.holding(DASHBOARD, services):
+                yield
         finally:
-            app.state[STATE_KEY] = None
             await limiter.store.close()
 
     return dashboard_lifespan
-
-
-def provide_services(state: State) -> DashboardServices:
-    services: DashboardServices | None = state.get(STATE_KEY)
-    if services is None:
-        raise ServiceUnavailable("the server is starting or stopping; retry shortly")
-    return services

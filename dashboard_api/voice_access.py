@@ -15,6 +15,7 @@ connection ends, so no transport has to remember to.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -22,11 +23,12 @@ from litestar.di import NamedDependency
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from dashboard_api.authentication import authenticate, enforce_rate_limits, visitor_ip
-from dashboard_api.services import STATE_KEY, DashboardServices
+from dashboard_api.services import DASHBOARD, DashboardServices
 from dashboard_api.session_tokens import VisitorLease
 from voice_server.db import Database
 from voice_server.errors import Unauthenticated
 from voice_server.principal import Principal, mark_visitor
+from voice_server.runtime import DATABASE, runtime_if_any
 
 _log = logging.getLogger("parley.voice_access")
 LEASE_KEY = "parley.voice_lease"
@@ -119,10 +121,25 @@ def take_leases(scope: Any) -> list[VisitorLease]:
     return leases
 
 
-async def release(app_state: Any, leases: list[VisitorLease]) -> None:
+class ScopeLeases:
+    """The kernel's ``VisitorLeases`` contract (published in the runtime by the dashboard's
+    lifespan): the leases a connection's scope holds, released with the end noted."""
+
+    def __init__(self, services: DashboardServices, database: Database) -> None:
+        self.services = services
+        self.database = database
+
+    def take(self, scope: Any) -> Callable[[], Awaitable[None]] | None:
+        leases = take_leases(scope)
+        if not leases:
+            return None
+        return lambda: release(self.services, self.database, leases)
+
+
+async def release(
+    services: DashboardServices | None, database: Database | None, leases: list[VisitorLease]
+) -> None:
     """Free the slots and note when the sessions ended (for the hourly voice allowance)."""
-    services: DashboardServices | None = app_state.get(STATE_KEY)
-    database: Database | None = app_state.get("database")
     for lease in leases:
         lease.release()
         if lease.token is None or services is None or database is None:
@@ -136,8 +153,11 @@ async def release(app_state: Any, leases: list[VisitorLease]) -> None:
 
 
 def voice_lease_middleware(app: ASGIApp) -> ASGIApp:
+    """Release what a connection still holds when it ends: a WebSocket's session, or an HTTP
+    request's (signalling) unless its handler took the leases to release them later."""
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "websocket":
+        if scope["type"] not in ("websocket", "http"):
             await app(scope, receive, send)
             return
         try:
@@ -145,7 +165,9 @@ def voice_lease_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             leases = take_leases(scope)
             if leases:
-                await release(scope["app"].state, leases)
+                runtime = runtime_if_any(scope["app"])
+                services = runtime.find(DASHBOARD) if runtime else None
+                await release(services, runtime.find(DATABASE) if runtime else None, leases)
 
     return middleware
 

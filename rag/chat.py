@@ -1,4 +1,6 @@
-"""One text-chat turn, independent of how it is delivered (SSE, JSON or WebSocket).
+"""One text-chat turn, independent of how it is delivered (SSE, JSON or WebSocket), and
+:class:`ChatTurns`, the one implementation of the kernel's turn contract
+(:class:`voice_server.turns.TurnService`) that chat and the dashboard's preview call.
 
 The user's message is stored before the brain is asked, so nothing the visitor wrote is lost
 even if the model fails; the reply is stored when it ends, or, when the client goes away or
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +20,8 @@ from rag.services import RagServices
 from voice_server.brain import (
     BotProfile,
     Brain,
-    BrainRequest,
+    BrainEvent,
+    ChatMessage,
     Citation,
     ReplyDone,
     TextDelta,
@@ -26,16 +29,10 @@ from voice_server.brain import (
 )
 from voice_server.errors import InvalidInput, NotFound, ParleyError
 from voice_server.principal import Principal
+from voice_server.turns import Channel, QuotaGate, TurnEvent, ask, check_scope
 from voice_server.wire import ErrorEvent, slug_code
 
-Event = dict[str, Any]
-
-
-def check_scope(principal: Principal, scope: str) -> None:
-    from voice_server.errors import Forbidden
-
-    if scope not in principal.scopes:
-        raise Forbidden(f"this credential lacks the `{scope}` scope", required_scope=scope)
+Event = TurnEvent
 
 
 async def load_bot(services: RagServices, principal: Principal, bot_id: UUID) -> BotProfile:
@@ -112,10 +109,7 @@ async def run_turn(
     written: list[str] = []
     citations: list[Citation] = []
     finished = False
-    request = BrainRequest(
-        bot=bot, user_text=text, history=history, conversation_id=conversation_id, channel="text"
-    )
-    stream = brain.reply(request)
+    stream = ask(brain, bot, text, history=history, conversation_id=conversation_id, channel="text")
     try:
         async for event in stream:
             match event:
@@ -174,3 +168,58 @@ async def run_turn(
                     interrupted=True,
                 )
             )
+
+
+class ChatTurns:
+    """The turn service (:class:`voice_server.turns.TurnService`): rag's conversations keep
+    the history, ``brain`` answers, ``quota`` (billing's, through the kernel's contract) counts
+    messages; without billing nothing is counted."""
+
+    def __init__(self, services: RagServices, brain: Brain, quota: QuotaGate | None) -> None:
+        self.services = services
+        self.brain = brain
+        self.quota = quota
+
+    async def bot(self, principal: Principal, bot_id: UUID, *, scope: str) -> BotProfile:
+        check_scope(principal, scope)
+        return await load_bot(self.services, principal, bot_id)
+
+    async def admit(self, tenant_id: UUID) -> None:
+        if self.quota is not None:
+            await self.quota.check(tenant_id, "message")  # 402 once the plan's messages are used
+
+    async def conversation(
+        self,
+        principal: Principal,
+        bot: BotProfile,
+        conversation_id: UUID | None,
+        *,
+        first_message: str,
+        visitor_id: str | None,
+    ) -> UUID:
+        return await open_conversation(
+            self.services,
+            principal,
+            bot,
+            conversation_id,
+            message=first_message,
+            visitor_id=visitor_id,
+        )
+
+    def ask(
+        self,
+        bot: BotProfile,
+        text: str,
+        *,
+        history: Sequence[ChatMessage] = (),
+        conversation_id: UUID | None = None,
+        channel: Channel = "text",
+    ) -> AsyncIterator[BrainEvent]:
+        return ask(
+            self.brain, bot, text, history=history, conversation_id=conversation_id, channel=channel
+        )
+
+    def converse(
+        self, principal: Principal, bot: BotProfile, conversation_id: UUID, text: str
+    ) -> AsyncGenerator[TurnEvent, None]:
+        return run_turn(self.services, self.brain, principal, bot, conversation_id, text)

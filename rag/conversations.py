@@ -12,10 +12,10 @@ from uuid import UUID
 
 import asyncpg
 
-from billing.ledger import record_usage
 from rag.chunker import estimate_tokens
 from voice_server import conversations
 from voice_server.brain import BotProfile, ChatMessage, Citation
+from voice_server.runtime import UsageRecorder
 
 
 def citation_json(citation: Citation) -> dict[str, Any]:
@@ -34,8 +34,11 @@ def _json(value: Any) -> Any:
 
 
 class ConversationStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, usage: UsageRecorder | None = None) -> None:
         self.pool = pool
+        # Billing's ledger (the runtime's USAGE_RECORDER, set by rag's lifespan); without
+        # billing, questions are not counted.
+        self.usage = usage
 
     async def bot(self, tenant_id: UUID, bot_id: UUID) -> BotProfile | None:
         async with self.pool.acquire() as conn:
@@ -92,10 +95,10 @@ class ConversationStore:
                 interrupted=interrupted,
                 answered=answered,
             )
-            if role == "user":
+            if role == "user" and self.usage is not None:
                 # Each question counts against the plan's messages, in the same transaction as
                 # the message itself, so usage is never lost nor counted twice.
-                await record_usage(conn, tenant_id, "message", 1, f"message:{message_id}")
+                await self.usage(conn, tenant_id, "message", 1, f"message:{message_id}")
         return message_id, created_at
 
     async def history(

@@ -32,7 +32,7 @@ from rag.parse_worker import ParseLimits, parse_isolated
 from rag.parsers import PDF, pdf_page_count, sniff
 from rag.sources.drive import DriveClient, DriveFile
 from rag.sources.drive_sync import DriveSource, DriveSourceStore, content_hash, sync_folder
-from rag.sources.web import FetchedPage, check_address, fetch_page
+from rag.sources.web import FetchedPage, fetch_page
 from rag.store import DocumentRow, DocumentStore
 from voice_server.errors import Conflict, NotFound, ParleyError, QuotaExceeded
 from voice_server.settings import Settings
@@ -225,7 +225,7 @@ class IngestionService:
         return source
 
     async def _fetch(self, url: str) -> FetchedPage:
-        await check_address(url, allow_private=self.settings.rag_allow_private_urls)
+        # fetch_page checks the address (and every redirect's) and connects to what it checked.
         return await fetch_page(
             url,
             max_bytes=self.settings.rag_max_file_bytes,

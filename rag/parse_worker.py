@@ -211,12 +211,23 @@ def run_child(limits: ParseLimits, data: bytes) -> dict[str, Any]:
         out = {"error": {"kind": type(exc).__name__, "detail": exc.detail}}
         # Parsers report a failed allocation as a broken file (lxml: XMLSyntaxError); near the
         # cap, say what really happened.
-        if resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 > 0.8 * limits.memory_bytes:
+        if _peak_rss_kb() * 1024 > 0.8 * limits.memory_bytes:
             out["error"] = {"kind": "ParseAborted", "detail": _over_memory(limits)}
     except MemoryError:
         out = {"error": {"kind": "ParseAborted", "detail": _over_memory(limits)}}
-    out["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out["peak_rss_kb"] = _peak_rss_kb()
     return out
+
+
+def _peak_rss_kb() -> int:
+    """This program's peak RSS. Linux keeps ``ru_maxrss`` across exec, so a child forked from a
+    large server (a loaded embedding model) would report the server's size; ``VmHWM`` belongs
+    to the memory of this program only."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _die_with_parent() -> None:

@@ -96,7 +96,9 @@ def parse_pdf_layout(data: bytes) -> tuple[list[Block], str]:
     with pdfplumber.open(io.BytesIO(data)) as document:
         title = str((document.metadata or {}).get("Title") or "").strip()
         for number, page in enumerate(document.pages, start=1):
-            tables = page.find_tables()
+            # pdfplumber's default table finder builds tables from ruling lines and boxes; a
+            # page without any has none, and the search costs most of a page's parse time.
+            tables = page.find_tables() if (page.lines or page.rects or page.curves) else []
             boxes = [t.bbox for t in tables]
             for table in tables:
                 blocks = _table_blocks(table.extract(), number)

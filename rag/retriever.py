@@ -16,6 +16,7 @@ brains tell the model that nothing in the knowledge base answers the question.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
@@ -204,13 +205,31 @@ class Retriever:
         n = max(self.settings.candidates, k)
         vector_hits: list[asyncpg.Record] = []
         text_hits: list[asyncpg.Record] = []
-        async with self.pool.acquire() as conn:
-            if mode in ("hybrid", "vector"):
-                [embedding] = await self.embedder.embed([query])
-                vector_hits = await self._vector(conn, tenant_id, bot_id, embedding, n)
-                vector_hits = [r for r in vector_hits if r["similarity"] >= self.settings.min_score]
-            if mode in ("hybrid", "text"):
+
+        async def vector_leg() -> None:
+            nonlocal vector_hits
+            [embedding] = await self.embedder.embed([query])
+            async with self.pool.acquire() as conn:
+                found = await self._vector(conn, tenant_id, bot_id, embedding, n)
+            vector_hits = [r for r in found if r["similarity"] >= self.settings.min_score]
+
+        async def text_leg() -> None:
+            nonlocal text_hits
+            async with self.pool.acquire() as conn:
                 text_hits = await self._text(conn, tenant_id, bot_id, query, n)
+
+        # The two legs run at once, on two connections (and the query's embedding in a worker
+        # thread): a hybrid search takes as long as its slower leg, not the sum of both. The
+        # task group cancels and awaits the other leg if one fails.
+        try:
+            async with asyncio.TaskGroup() as legs:
+                if mode in ("hybrid", "vector"):
+                    legs.create_task(vector_leg(), name="retrieval-vector")
+                if mode in ("hybrid", "text"):
+                    legs.create_task(text_leg(), name="retrieval-text")
+        except ExceptionGroup as group:
+            # Callers handle the typed error (an embeddings endpoint down, ...), not a group.
+            raise group.exceptions[0] from None
         fused: dict[UUID, dict[str, Any]] = {}
         for rank, row in enumerate(vector_hits, start=1):
             entry = fused.setdefault(row["id"], {"row": row, "score": 0.0})

@@ -26,22 +26,15 @@ import msgspec
 from litestar import Controller, Request, Response, WebSocket, get, post, websocket
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 from litestar.response import Stream
 
-from billing.quota import QuotaService
-from rag.chat import (
-    check_message,
-    check_scope,
-    error_event,
-    load_bot,
-    open_conversation,
-    run_turn,
-)
+from rag.chat import check_message, check_scope, error_event, load_bot
 from rag.services import RagServices
 from voice_server.brain import BotProfile
 from voice_server.errors import Forbidden, InvalidInput, NotFound, ParleyError
 from voice_server.principal import Principal
+from voice_server.turns import TurnService
 from voice_server.wire import CLOSE_FORBIDDEN, CLOSE_INTERNAL, CLOSE_NOT_FOUND, ErrorEvent
 
 _log = logging.getLogger("parley.chat")
@@ -76,22 +69,20 @@ class ChatController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         rag: NamedDependency[RagServices],
-        quota: NamedDependency[QuotaService],
-        # Brain is a plain (not runtime-checkable) Protocol: Litestar cannot validate it.
-        brain: NamedDependency[Any],
+        # TurnService is a plain (not runtime-checkable) Protocol: nothing to validate.
+        turns: NamedDependency[SkipValidation[TurnService]],
     ) -> Response[Any] | Stream:
-        check_scope(principal, "chat")
-        bot = await load_bot(rag, principal, bot_id)
+        bot = await turns.bot(principal, bot_id, scope="chat")
         text = check_message(rag, data.message)
-        await quota.check(principal.tenant_id, "message")  # 402 once the plan's messages are used
-        conversation_id = await open_conversation(
-            rag, principal, bot, data.conversation_id, message=text, visitor_id=data.visitor_id
+        await turns.admit(principal.tenant_id)  # 402 once the plan's messages are used
+        conversation_id = await turns.conversation(
+            principal, bot, data.conversation_id, first_message=text, visitor_id=data.visitor_id
         )
         accept = request.headers.get("accept", "")
         wants_json = not data.stream or (
             "application/json" in accept and "text/event-stream" not in accept
         )
-        turn = run_turn(rag, brain, principal, bot, conversation_id, text)
+        turn = turns.converse(principal, bot, conversation_id, text)
         if wants_json:
             events = [event async for event in turn]
             last = events[-1]
@@ -187,20 +178,17 @@ async def chat_socket(
     bot_id: FromPath[UUID],
     principal: NamedDependency[Principal],
     rag: NamedDependency[RagServices],
-    quota: NamedDependency[QuotaService],
-    # Brain is a plain (not runtime-checkable) Protocol: Litestar cannot validate it.
-    brain: NamedDependency[Any],
+    turns: NamedDependency[SkipValidation[TurnService]],
 ) -> None:
     await socket.accept()
     try:
-        check_scope(principal, "chat")
-        bot = await load_bot(rag, principal, bot_id)
+        bot = await turns.bot(principal, bot_id, scope="chat")
     except ParleyError as exc:
         await socket.send_json(error_event(exc) | {"fatal": True})
         await socket.close(code=CLOSE_NOT_FOUND if exc.status == 404 else CLOSE_FORBIDDEN)
         return
     try:
-        await _converse(socket, principal, rag, quota, brain, bot)
+        await _converse(socket, principal, rag, turns, bot)
     except WebSocketDisconnect:
         pass
     except Exception:
@@ -217,8 +205,7 @@ async def _converse(
     socket: WebSocket[Any, Any, Any],
     principal: Principal,
     rag: RagServices,
-    quota: QuotaService,
-    brain: Any,
+    turns: TurnService,
     bot: BotProfile,
 ) -> None:
     await socket.send_json({"type": "ready", "bot": {"id": str(bot.id), "name": bot.name,
@@ -229,11 +216,11 @@ async def _converse(
     async def turn(text: str, wanted: UUID | None) -> None:
         nonlocal conversation_id
         try:
-            await quota.check(principal.tenant_id, "message")
-            conversation_id = await open_conversation(
-                rag, principal, bot, wanted or conversation_id, message=text, visitor_id=None
+            await turns.admit(principal.tenant_id)
+            conversation_id = await turns.conversation(
+                principal, bot, wanted or conversation_id, first_message=text, visitor_id=None
             )
-            async for event in run_turn(rag, brain, principal, bot, conversation_id, text):
+            async for event in turns.converse(principal, bot, conversation_id, text):
                 await socket.send_json(event)
         except ParleyError as exc:
             await socket.send_json(error_event(exc))

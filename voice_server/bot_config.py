@@ -70,6 +70,11 @@ class BotVoice(msgspec.Struct, forbid_unknown_fields=True):
     pre_roll_ms: PreRollMs | None = None
     chunk_pause_ms: ChunkPauseMs | None = None
     barge_in_min_ms: BargeInMs | None = None
+    vad: Literal["webrtc", "silero"] | None = None
+    end_of_turn: Literal["silence", "evidence"] | None = None
+    end_of_turn_open_ms: Annotated[int, Meta(ge=100, le=2000)] | None = None
+    end_of_turn_complete_ms: Annotated[int, Meta(ge=100, le=5000)] | None = None
+    end_of_turn_hold_ms: Annotated[int, Meta(ge=200, le=10000)] | None = None
 
 
 class Appearance(msgspec.Struct, forbid_unknown_fields=True):

@@ -17,6 +17,7 @@ from voice_server.errors import InvalidInput
 from voice_server.json_nesting import NestingGuard, TooDeep
 from voice_server.metrics import Metrics
 from voice_server.request_context import reset_request_id, set_request_id
+from voice_server.runtime import runtime_if_any
 
 _access = logging.getLogger("parley.access")
 # A caller's request id is echoed only if it is short and plain, so it cannot forge log fields.
@@ -86,8 +87,8 @@ class ParleyRequest(Request[Any, Any, Any]):
 
     async def json(self) -> Any:
         body = await self.body()
-        settings = self.app.state.get("settings")
-        guard = NestingGuard(settings.max_json_depth if settings else DEFAULT_MAX_JSON_DEPTH)
+        runtime = runtime_if_any(self.app)
+        guard = NestingGuard(runtime.settings.max_json_depth if runtime else DEFAULT_MAX_JSON_DEPTH)
         try:
             guard.feed(body)
         except TooDeep as exc:

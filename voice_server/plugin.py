@@ -24,7 +24,7 @@ class PackagePlugin:
     route_handlers: Sequence[ControllerRouterHandler] = ()
     # App-wide dependencies, e.g. ``{"principal": Provide(authenticate)}``.
     dependencies: Mapping[str, Provide] = field(default_factory=dict)
-    # Entered in order after the database is open (app.state.database is set), exited in reverse.
+    # Entered in order after the database is open (the runtime holds DATABASE), exited in reverse.
     lifespans: Sequence[Lifespan] = ()
     # Litestar plugins the package needs app-wide (e.g. the console's template engine).
     app_plugins: Sequence[PluginProtocol] = ()

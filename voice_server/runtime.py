@@ -10,7 +10,7 @@ kernel, so no package imports another to find them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from litestar import Litestar
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import SkipValidation
 
 from voice_server.brain import Brain
 from voice_server.db.types import Connection
@@ -51,7 +52,7 @@ class UsageRecorder(Protocol):
         self,
         conn: Connection,
         tenant_id: UUID,
-        kind: Literal["voice_seconds"],
+        kind: Literal["voice_seconds", "message"],
         quantity: float | int | Decimal,
         idempotency_key: str,
         *,
@@ -60,9 +61,22 @@ class UsageRecorder(Protocol):
     ) -> bool: ...
 
 
+class VisitorLeases(Protocol):
+    """The accounts package's hold on a widget visitor's voice sessions (one slot per open
+    session, taken when the visitor's token is redeemed). A transport whose call outlives the
+    request that started it (WebRTC signalling) takes the connection's leases and releases
+    them when the call ends, without importing the accounts package."""
+
+    def take(self, scope: Any) -> Callable[[], Awaitable[None]] | None:
+        """The connection's leases, now the caller's: a function that frees them (call it
+        once, as the call ends), or None when the connection holds none."""
+        ...
+
+
 DATABASE: Slot[Database] = Slot("database")
 BRAIN: Slot[Brain] = Slot("brain", "the knowledge service is starting or stopping; retry shortly")
 USAGE_RECORDER: Slot[UsageRecorder] = Slot("usage recorder")
+VISITOR_LEASES: Slot[VisitorLeases] = Slot("visitor leases")
 
 
 class Runtime:
@@ -70,6 +84,8 @@ class Runtime:
         self.settings = settings
         self.metrics = metrics
         self._parts: dict[Slot[Any], Any] = {}
+        self._substitutes: dict[Slot[Any], Any] = {}
+        self._kept: dict[Slot[Any], Any] = {}
 
     def get(self, slot: Slot[T]) -> T:
         """The part, or 503 while it is starting or stopping."""
@@ -83,9 +99,26 @@ class Runtime:
         value: T | None = self._parts.get(slot)
         return value
 
+    def once(self, slot: Slot[T], make: Callable[[], T]) -> T:
+        """The part ``make`` builds the first time it is asked for, kept for the runtime's life
+        (e.g. metrics registered on the app's registry, which refuses a second registration when
+        a lifespan runs again)."""
+        if slot not in self._kept:
+            self._kept[slot] = make()
+        value: T = self._kept[slot]
+        return value
+
+    def substitute(self, slot: Slot[T], value: T) -> None:
+        """Publish ``value`` in ``slot`` in place of whatever its package will hold there (tests
+        and embedders: a scripted brain, say). Call it before the app starts; the package's
+        lifespan still runs, and builds on the substitute (``holding`` returns it)."""
+        self._substitutes[slot] = value
+
     @contextmanager
     def holding(self, slot: Slot[T], value: T) -> Iterator[T]:
-        """Publish ``value`` in ``slot`` for the ``with`` block."""
+        """Publish ``value`` (or its substitute) in ``slot`` for the ``with`` block; the ``as``
+        target is what was published."""
+        value = self._substitutes.get(slot, value)
         self._parts[slot] = value
         try:
             yield value
@@ -96,7 +129,7 @@ class Runtime:
 def provide(slot: Slot[T]) -> Provide:
     """A Litestar dependency on ``slot`` (the app provides ``runtime`` itself)."""
 
-    def dependency(runtime: Any) -> Any:
+    def dependency(runtime: NamedDependency[SkipValidation[Runtime]]) -> Any:
         return runtime.get(slot)
 
     return Provide(dependency, sync_to_thread=False)
@@ -104,6 +137,13 @@ def provide(slot: Slot[T]) -> Provide:
 
 def runtime_of(app: Litestar) -> Runtime:
     """The app's runtime, for lifespans (handlers take the ``runtime`` dependency instead). The
-    composition root puts it there; this is the one place that reads it."""
+    composition root puts it there; this and :func:`runtime_if_any` are the places that read it."""
     runtime: Runtime = app.state["runtime"]
+    return runtime
+
+
+def runtime_if_any(app: Litestar) -> Runtime | None:
+    """The app's runtime, or None in an app built without one (a package's routes mounted
+    alone): for request-wide code that falls back to defaults."""
+    runtime: Runtime | None = app.state.get("runtime")
     return runtime

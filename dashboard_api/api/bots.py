@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import Dependency, FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, SkipValidation
 
 from dashboard_api import bots as bot_service
 from dashboard_api.bot_schema import BotCreate, BotOut, BotPage, BotUpdate
@@ -23,10 +23,10 @@ from dashboard_api.pagination import (
 from dashboard_api.preview import PreviewOut, ask
 from dashboard_api.repositories import bots
 from dashboard_api.services import DashboardServices
-from voice_server.brain import Brain
 from voice_server.db import Database
 from voice_server.errors import InvalidInput
 from voice_server.principal import Principal
+from voice_server.turns import TurnService
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="page size")]
 
@@ -181,7 +181,7 @@ class BotsController(Controller):
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
         # A Protocol: nothing for the signature model to validate.
-        brain: Annotated[Brain, Dependency(skip_validation=True)],
+        turns: NamedDependency[SkipValidation[TurnService]],
     ) -> PreviewOut:
         require_scope(principal, "bots:read")
         require_bot_access(principal, bot_id)
@@ -191,4 +191,4 @@ class BotsController(Controller):
         if text is None:
             raise InvalidInput("`message` is required", field="message")
         history = [(turn.role, turn.content) for turn in data.history]
-        return await ask(brain, bot, text, history)
+        return await ask(turns, bot, text, history)

@@ -11,12 +11,13 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from billing import subscriptions as subs
-from billing.routes import provide_billing
+from billing.routes import BILLING
 from dashboard_api.console.forms import Form
 from dashboard_api.console.web import ConsoleUser, page
 from dashboard_api.guards import require_scope
 from voice_server.db import Database
 from voice_server.errors import Forbidden
+from voice_server.runtime import runtime_of
 
 LIMIT_LABELS = {
     "messages_per_month": "Messages this period",
@@ -44,7 +45,7 @@ class BillingPages(Controller):
         database: NamedDependency[Database],
     ) -> Template:
         require_scope(console_user.principal, "analytics:read")
-        billing = provide_billing(request.app.state)
+        billing = runtime_of(request.app).get(BILLING)
         summary = await billing.quota.usage_summary(console_user.tenant_id)
         async with database.pool.acquire() as conn:
             row = await subs.get_subscription(conn, console_user.tenant_id)
@@ -73,7 +74,7 @@ class BillingPages(Controller):
     ) -> Response[Any]:
         _owner(console_user)
         form = await Form.read(request)
-        stripe = provide_billing(request.app.state).require_stripe()
+        stripe = runtime_of(request.app).get(BILLING).require_stripe()
         session = await stripe.checkout(console_user.tenant_id, form.text("plan", max_length=64))
         return Redirect(path=str(session["url"]), status_code=303)
 
@@ -82,6 +83,6 @@ class BillingPages(Controller):
         self, request: Request[Any, Any, Any], console_user: NamedDependency[ConsoleUser]
     ) -> Response[Any]:
         _owner(console_user)
-        stripe = provide_billing(request.app.state).require_stripe()
+        stripe = runtime_of(request.app).get(BILLING).require_stripe()
         session = await stripe.portal(console_user.tenant_id)
         return Redirect(path=str(session["url"]), status_code=303)

@@ -21,6 +21,8 @@ from dashboard_api.guards import require_scope
 from dashboard_api.repositories import bots, conversations
 from voice_server.db import Database
 from voice_server.errors import InvalidInput, NotFound
+from voice_server.runtime import runtime_of
+from voice_server.voice.services import RECORDINGS
 
 PAGE_SIZE = 50
 
@@ -157,7 +159,7 @@ class ConversationPages(Controller):
             )
             if not await conversations.delete(conn, console_user.tenant_id, conversation_id):
                 raise NotFound("no such conversation")
-        store = request.app.state.get("recording_store")
+        store = runtime_of(request.app).find(RECORDINGS)
         for row in keys:  # the rows went with the conversation; the files go now
             if store is not None:
                 await store.delete(row["storage_key"])

@@ -42,8 +42,10 @@ from dashboard_api.console.web import (
 from dashboard_api.services import signing_secret
 from voice_server.errors import ParleyError
 from voice_server.plugin import PackagePlugin
+from voice_server.runtime import DATABASE, runtime_of
 from voice_server.settings import Settings
 from voice_server.voice.recordings import sweep
+from voice_server.voice.services import RECORDINGS
 
 _log = logging.getLogger("parley.console")
 HERE = Path(__file__).parent
@@ -78,10 +80,11 @@ async def sweep_recordings(app: Litestar, interval_s: float) -> None:
     """Call recordings past their tenant's retention, or whose conversation is gone, are
     deleted at start-up and then every ``interval_s`` seconds."""
     while True:
-        store = app.state.get("recording_store")
+        runtime = runtime_of(app)
+        store = runtime.find(RECORDINGS)
         if store is not None:
             try:
-                deleted = await sweep(app.state.database.pool, store)
+                deleted = await sweep(runtime.get(DATABASE).pool, store)
                 if deleted:
                     _log.info("deleted %d call recording(s)", deleted)
             except asyncio.CancelledError:
@@ -94,7 +97,7 @@ async def sweep_recordings(app: Litestar, interval_s: float) -> None:
 def plugin(settings: Settings) -> PackagePlugin:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with app.state.database.pool.acquire() as conn:
+        async with runtime_of(app).get(DATABASE).pool.acquire() as conn:
             secret = await signing_secret(settings, conn)
         app.state[STATE_KEY] = ConsoleCookies.from_secret(secret, ttl_s=settings.session_ttl_s)
         sweeper = asyncio.create_task(

@@ -19,7 +19,9 @@ from dashboard_api.guards import require_scope
 from voice_server.db import Database
 from voice_server.db.types import Connection
 from voice_server.errors import NotFound
+from voice_server.runtime import runtime_of
 from voice_server.voice.recording_store import RecordingStore
+from voice_server.voice.services import RECORDINGS
 
 CHUNK = 64 * 1024
 
@@ -51,7 +53,7 @@ class RecordingPages(Controller):
         require_scope(console_user.principal, "conversations:read")
         async with database.pool.acquire() as conn:
             found = await find_recording(conn, console_user.tenant_id, conversation_id)
-        store: RecordingStore = request.app.state.recording_store
+        store: RecordingStore = runtime_of(request.app).get(RECORDINGS)
         if found is None or not await store.exists(found["storage_key"]):
             raise NotFound("no recording of this conversation")
         size = await store.size(found["storage_key"])

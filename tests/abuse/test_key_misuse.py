@@ -8,6 +8,7 @@ when the owner's plan is used up a visitor hears "unavailable", never the plan o
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -126,7 +127,8 @@ async def test_a_visitor_over_its_hourly_voice_seconds_hears_unavailable(
 
         await eventually(ended)
         refused = await server.token(tenant.bot_id, tenant.widget_headers)
-        abuse_report.check(refused.status_code, "POST /v1/bots/{id}/sessions voice cap")
+        # A deliberate 503 (asserted next): visitors are told "unavailable", not a server fault.
+        abuse_report.tried()
         assert refused.status_code == 503
         body = refused.json()
         assert body["detail"] == "this assistant is unavailable right now; please try again later"
@@ -161,7 +163,7 @@ async def test_a_used_up_plan_shows_visitors_unavailable_and_owners_the_plan(
     ) as server:
         assert (await _chat(server.http, tenant)).status_code == 200
         visitor = await _chat(server.http, tenant)
-        abuse_report.check(visitor.status_code, "POST /v1/bots/{id}/chat plan used up")
+        abuse_report.tried()  # the deliberate "unavailable" 503 is asserted below
         owner = await server.http.post(
             f"/v1/bots/{tenant.bot_id}/chat",
             json={"message": "hello", "stream": False},
@@ -174,3 +176,33 @@ async def test_a_used_up_plan_shows_visitors_unavailable_and_owners_the_plan(
         assert secret not in shown
     assert owner.status_code == 402
     assert owner.json()["plan"] == "tiny"
+
+
+async def test_a_visitor_refused_by_the_plan_on_voice_sees_no_plan_details(
+    tmp_path: Path, database_url: str, abuse_report: AbuseReport
+) -> None:
+    plans = tmp_path / "plans.toml"
+    plans.write_text(TINY_PLAN)  # one voice line
+    tenant = await create_tenant(database_url)
+    async with door_server(
+        tmp_path, database_url, billing_plans_file=plans, billing_default_plan="tiny"
+    ) as server:
+        first = (await server.token(tenant.bot_id, tenant.widget_headers)).json()["token"]
+        second = (await server.token(tenant.bot_id, tenant.widget_headers)).json()["token"]
+        start = {"type": "session.start", "bot_id": str(tenant.bot_id), "sample_rate": 16000}
+        async with voice_client(f"{server.ws_url}?token={first}", Origin=tenant.origin) as line:
+            await line.start(tenant.bot_id)
+            url = f"{server.ws_url}?token={second}"
+            async with voice_client(url, Origin=tenant.origin) as refused:
+                await refused.ws.send(json.dumps(start))
+                error = await refused.wait_for("error")
+                abuse_report.tried()
+            async with voice_client(server.ws_url, **tenant.secret_headers) as owner:
+                await owner.ws.send(json.dumps(start))
+                owners_error = await owner.wait_for("error")
+    assert error["code"] == "quota_exceeded"
+    assert set(error) <= {"type", "code", "message", "fatal", "details"}
+    assert not error.get("details")
+    for secret in ("tiny", "plan", "used", "limit"):
+        assert secret not in json.dumps(error).lower()
+    assert "tiny" in json.dumps(owners_error).lower()  # the owner's server is told the plan

@@ -10,11 +10,20 @@ from typing import Any
 
 import httpx
 
-from dashboard_api.services import STATE_KEY, DashboardServices
+from dashboard_api.services import DASHBOARD, DashboardServices
 from dashboard_api.session_tokens import VoiceTokens
 from tests.conftest import make_settings
 from tests.support.server import serve_app
 from voice_server.app import create_app
+from voice_server.runtime import runtime_of
+
+
+def assert_limited(statuses: list[int], *, limit: int, passed: int) -> None:
+    """The first ``limit`` pass, the rest are 429 - but for the fixed window that may turn over
+    once during the test, letting at most ``limit`` more through."""
+    assert statuses[:limit] == [passed] * limit
+    assert set(statuses) == {passed, 429}
+    assert statuses.count(passed) <= 2 * limit
 
 
 class FakeClock:
@@ -51,6 +60,6 @@ async def door_server(
     app = create_app(make_settings(tmp_path, database_url=database_url, **settings))
     clock = FakeClock()
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=20) as http:
-        services: DashboardServices = app.state[STATE_KEY]
+        services: DashboardServices = runtime_of(app).get(DASHBOARD)
         services.voice_tokens = VoiceTokens(services.voice_tokens.ttl_s, clock=clock)
         yield DoorServer(url, http, clock, services)

@@ -95,14 +95,15 @@ async def test_quota_exhausted(
     tenant = await create_tenant(database_url, origin=server.url, plan="spent")
     browser = await launch_browser()
     page = await browser.new_page()
-    watch.allowed.append("status of 402")
+    # A website visitor learns nothing of the owner's plan: a plain 503 "unavailable".
+    watch.allowed.append("status of 503")
     await watch.attach(page)
     await page.goto(
         await serve_host_page(page, server.url, str(tenant.bot_id), tenant.publishable_key)
     )
     panel = await open_panel(page)
     await _ask(page, panel, "Hello?")
-    await panel.get_by_role("alert").get_by_text("reached its usage limit").wait_for(timeout=15_000)
+    await panel.get_by_role("alert").get_by_text("unavailable right now").wait_for(timeout=15_000)
     # The question is kept, so nothing the visitor typed is lost.
     assert "Hello?" in await panel.locator(".msg.user").inner_text()
     watch.assert_clean()

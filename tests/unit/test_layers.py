@@ -34,6 +34,7 @@ KERNEL = (
     "voice_server.request_context",
     "voice_server.runtime",
     "voice_server.settings",
+    "voice_server.turns",
     "voice_server.vendors",
     "voice_server.wire",
 )
@@ -55,14 +56,8 @@ FEATURES = ("voice_server.voice", "rag", "billing", "dashboard_api")
 KNOWN = {
     # settings validate a plans file at load time with billing's parser (imported lazily).
     ("voice_server.settings", "billing"),
-    # rag records each chat question in billing's ledger, and checks the quota in its routes.
-    ("rag.conversations", "billing"),
-    ("rag.routes_chat", "billing"),
     # the usage page types its dependency with billing's quota service.
     ("dashboard_api.api.usage", "billing"),
-    # a WebRTC call holds the visitor's session lease (taken with the token) past its offer
-    # request; the lease API should become a kernel contract published in the runtime.
-    ("voice_server.voice.webrtc.routes", "dashboard_api"),
 }
 
 

@@ -66,15 +66,25 @@ async def admit(
 
 
 async def refuse(
-    services: VoiceServices, transport: Transport, exc: QuotaExceeded, bot: BotProfile, rate: int
+    services: VoiceServices,
+    transport: Transport,
+    exc: QuotaExceeded,
+    bot: BotProfile,
+    rate: int,
+    *,
+    visitor: bool = False,
 ) -> None:
-    """Tell a refused caller why (the error event), and say it (busy line or no minutes)."""
+    """Tell a refused caller why (the error event), and say it (busy line or no minutes). A
+    website visitor hears the same notice but is shown no plan, limit or usage figures."""
     settings = services.settings
     busy = exc.extensions.get("limit_name") == "concurrent_voice_sessions"
     text = settings.billing_voice_busy_notice if busy else settings.billing_voice_limit_notice
-    await transport.send_event(
-        error_event(QUOTA_EXCEEDED, exc.detail, fatal=True, **exc.extensions)
-    )
+    if visitor:
+        await transport.send_event(error_event(QUOTA_EXCEEDED, text, fatal=True))
+    else:
+        await transport.send_event(
+            error_event(QUOTA_EXCEEDED, exc.detail, fatal=True, **exc.extensions)
+        )
     providers = services.providers
     if providers is None:
         return

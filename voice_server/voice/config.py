@@ -25,6 +25,11 @@ _KNOBS = (
     "pre_roll_ms",
     "chunk_pause_ms",
     "barge_in_min_ms",
+    "vad",
+    "end_of_turn",
+    "end_of_turn_open_ms",
+    "end_of_turn_complete_ms",
+    "end_of_turn_hold_ms",
 )
 
 
@@ -38,6 +43,12 @@ class VoiceConfig:
     pre_roll_ms: int = 200
     chunk_pause_ms: int = 200
     barge_in_min_ms: int = 300
+    vad: str = "webrtc"  # webrtc | silero
+    silero_threshold: float = 0.5
+    end_of_turn: str = "silence"  # silence | evidence
+    end_of_turn_open_ms: int = 250
+    end_of_turn_complete_ms: int = 500
+    end_of_turn_hold_ms: int = 1500
     output_sample_rate: int = 24_000
     pacer_lead_ms: int = 150
     max_turn_chars: int = 4000
@@ -54,6 +65,12 @@ class VoiceConfig:
             pre_roll_ms=settings.voice_pre_roll_ms,
             chunk_pause_ms=settings.voice_chunk_pause_ms,
             barge_in_min_ms=settings.voice_barge_in_min_ms,
+            vad=settings.voice_vad,
+            silero_threshold=settings.voice_silero_threshold,
+            end_of_turn=settings.voice_end_of_turn,
+            end_of_turn_open_ms=settings.voice_end_of_turn_open_ms,
+            end_of_turn_complete_ms=settings.voice_end_of_turn_complete_ms,
+            end_of_turn_hold_ms=settings.voice_end_of_turn_hold_ms,
             output_sample_rate=settings.voice_output_sample_rate,
             pacer_lead_ms=settings.voice_pacer_lead_ms,
             max_turn_chars=settings.voice_max_turn_chars,

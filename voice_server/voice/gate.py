@@ -32,6 +32,7 @@ from voice_server.errors import (
     Unauthenticated,
 )
 from voice_server.principal import Principal
+from voice_server.runtime import runtime_if_any
 from voice_server.voice.protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_INTERNAL,
@@ -63,8 +64,8 @@ def carries_credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
 def anonymous_allowed(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     """Development only: the setting is on, the peer is this machine, and no proxy relayed the
     connection (a local reverse proxy would make every visitor look like loopback)."""
-    settings = connection.app.state.get("settings")
-    if settings is None or not getattr(settings, "voice_allow_anonymous", False):
+    runtime = runtime_if_any(connection.app)
+    if runtime is None or not runtime.settings.voice_allow_anonymous:
         return False
     peer = connection.client.host if connection.client else None
     headers = connection.headers

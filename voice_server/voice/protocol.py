@@ -231,6 +231,7 @@ class TurnMetrics(ServerEvent):
     first_audio_ms: float | None = None
     total_ms: float | None = None
     end_of_turn_wait_ms: float | None = None
+    end_of_turn_rule: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, SkipValidation
 
-from voice_server.brain import Brain, BrainRequest, ReplyDone, TextDelta
+from voice_server.brain import Brain, ReplyDone, TextDelta
 from voice_server.db import Database
 from voice_server.db.types import Connection
 from voice_server.errors import (
@@ -42,6 +42,7 @@ from voice_server.errors import (
     UnsupportedMediaType,
 )
 from voice_server.principal import Principal
+from voice_server.turns import ask
 from voice_server.voice.allowance import QuotaAllowance, UsageRecorder
 from voice_server.voice.audio import SUPPORTED_RATES
 from voice_server.voice.codecs import (
@@ -316,14 +317,11 @@ class VoiceController(Controller):
                 )
                 pieces: list[str] = []
                 done: ReplyDone | None = None
-                request_ = BrainRequest(
-                    bot=bot,
-                    user_text=heard.text,
-                    conversation_id=stored.conversation_id,
-                    channel="voice",
+                stream = ask(
+                    brain, bot, heard.text, conversation_id=stored.conversation_id, channel="voice"
                 )
                 try:
-                    async for event in brain.reply(request_):
+                    async for event in stream:
                         if isinstance(event, TextDelta):
                             pieces.append(event.text)
                         elif isinstance(event, ReplyDone):

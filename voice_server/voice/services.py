@@ -66,6 +66,8 @@ def default_providers(settings: Settings) -> Providers:
 VOICE: Slot[VoiceServices] = Slot(
     "voice", "the voice service is starting or stopping; retry shortly"
 )
+# Where call recordings' audio lives; the console streams, deletes and sweeps them.
+RECORDINGS: Slot[RecordingStore] = Slot("call recordings")
 
 
 def lifespan(
@@ -93,10 +95,10 @@ def lifespan(
             _log.error("speech providers unavailable: %s", exc)
             services.providers_error = str(exc) or type(exc).__name__
         # Call recordings (bots opt in) live under the data directory; the console streams them.
-        app.state.recording_store = RecordingStore(settings.data_dir / "recordings")
-        services.recordings = CallRecordings(pool, app.state.recording_store)
+        recording_store = RecordingStore(settings.data_dir / "recordings")
+        services.recordings = CallRecordings(pool, recording_store)
         try:
-            with runtime.holding(VOICE, services):
+            with runtime.holding(VOICE, services), runtime.holding(RECORDINGS, recording_store):
                 yield
         finally:
             await services.manager.shutdown()

@@ -274,6 +274,7 @@ class VoiceSession:
             ended.utterance,
             spoken_ms=ended.ended_ms - ended.started_ms,
             wait_ms=ended.decided_ms - ended.ended_ms,
+            rule=ended.rule,
         )
         self._start(turn, self._reply(turn))
         if (refresh := self._budget.refresh()) is not None:

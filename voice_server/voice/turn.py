@@ -52,6 +52,7 @@ class UserTurnEnded:
     started_ms: float
     ended_ms: float
     decided_ms: float
+    rule: str = "silence"  # which end-of-turn evidence decided it
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,11 @@ class TurnController:
                 if u == self._owned:
                     self.state = TurnState.THINKING
                     self._owned = None
-                    return [UserTurnEnded(u, event.started_ms, event.ended_ms, event.decided_ms)]
+                    return [
+                        UserTurnEnded(
+                            u, event.started_ms, event.ended_ms, event.decided_ms, event.rule
+                        )
+                    ]
                 return self._forget(u)
             case UtteranceDropped(utterance=u):
                 if u == self._owned:

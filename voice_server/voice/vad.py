@@ -99,6 +99,7 @@ class SpeechEnded:
     ended_ms: float  # stream time at the end of the last voiced frame
     decided_ms: float  # stream time at which the end of turn was decided
     voiced_ms: float
+    rule: str = "silence"  # the end-of-turn evidence that decided it
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,23 @@ class UtteranceSegmenter:
         self._last_voiced_end_ms = 0.0
         self._voiced_ms = 0.0
         self._silence_ms = 0.0
-        self.hint: str = ""  # latest partial transcript, for transcript-aware policies
+        self._hint = ""  # latest partial transcript, for transcript-aware policies
+        self._hint_chunk = -1  # chunks cut when it came: it covers speech up to that cut
+
+    @property
+    def hint(self) -> str:
+        return self._hint
+
+    @hint.setter
+    def hint(self, text: str) -> None:
+        self._hint, self._hint_chunk = text, self._chunk_index
+
+    def _fresh_hint(self) -> str:
+        """The hint if it covers all the speech so far, else "": a policy must not judge a
+        sentence by a transcript that stops before its last words (STT still busy)."""
+        if self._hint_chunk == self._chunk_index and not self._chunk_voiced:
+            return self._hint
+        return ""
 
     @property
     def speaking(self) -> bool:
@@ -171,6 +188,7 @@ class UtteranceSegmenter:
         self._pre_roll.clear()
         self._gap.clear()
         self.hint = ""
+        self._hint_chunk = -1
         return [
             SpeechStarted(self._utterance, self._started_ms),
             SpeechProgress(self._utterance, at_ms, self._voiced_ms),
@@ -193,8 +211,8 @@ class UtteranceSegmenter:
             self._last_voiced_end_ms = end_ms
             return [SpeechProgress(self._utterance, at_ms, self._voiced_ms)]
         self._silence_ms += cfg.frame_ms
-        if self._end_of_turn.turn_ended(self._silence_ms, self._voiced_ms, self.hint):
-            return self._finish(end_ms)
+        if self._end_of_turn.turn_ended(self._silence_ms, self._voiced_ms, self._fresh_hint()):
+            return self._finish(end_ms, getattr(self._end_of_turn, "rule", "") or "silence")
         if self._chunk_voiced:
             self._chunk.append(frame)
             if self._silence_ms >= cfg.chunk_pause_ms:
@@ -218,7 +236,7 @@ class UtteranceSegmenter:
         self._chunk_start_ms = end_ms
         return chunk
 
-    def _finish(self, decided_ms: float) -> list[VadEvent]:
+    def _finish(self, decided_ms: float, rule: str) -> list[VadEvent]:
         self._speaking = False
         utterance, voiced = self._utterance, self._voiced_ms
         if voiced < self.config.min_utterance_ms:
@@ -229,7 +247,7 @@ class UtteranceSegmenter:
             self._chunk = []
         final = self._cut(self._last_voiced_end_ms if self._chunk else decided_ms, final=True)
         ended = SpeechEnded(
-            utterance, self._started_ms, self._last_voiced_end_ms, decided_ms, voiced
+            utterance, self._started_ms, self._last_voiced_end_ms, decided_ms, voiced, rule
         )
         return [final, ended]
 
@@ -237,4 +255,4 @@ class UtteranceSegmenter:
         """End of the audio stream: close an utterance in progress as if silence followed."""
         if not self._speaking:
             return []
-        return self._finish(at_ms)
+        return self._finish(at_ms, "end_of_audio")

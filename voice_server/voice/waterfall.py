@@ -21,6 +21,7 @@ class Waterfall:
     origin: float  # clock seconds when the end of turn was decided
     clock: Callable[[], float]
     end_of_turn_wait_ms: float = 0.0
+    end_of_turn_rule: str | None = None  # the evidence that ended the turn (None: no user turn)
     marks: dict[str, float] = field(default_factory=dict)
 
     def mark(self, stage: str) -> None:
@@ -38,6 +39,7 @@ class Waterfall:
             event[f"{stage}_ms"] = _round(self.marks.get(stage))
         event["total_ms"] = _round(self.total_ms)
         event["end_of_turn_wait_ms"] = _round(self.end_of_turn_wait_ms)
+        event["end_of_turn_rule"] = self.end_of_turn_rule
         return event
 
 

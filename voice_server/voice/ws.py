@@ -25,7 +25,7 @@ from litestar.params import SkipValidation
 
 from voice_server.brain import BotProfile, Brain
 from voice_server.errors import QuotaExceeded, RateLimited
-from voice_server.principal import Principal
+from voice_server.principal import Principal, is_visitor
 from voice_server.voice.allowance import END_REASON, VoiceQuota
 from voice_server.voice.calls import Admission, admit, open_session, refuse
 from voice_server.voice.gate import resolve_principal
@@ -202,7 +202,14 @@ class VoiceConnection:
         except QuotaExceeded as exc:
             # The client may hang up while the notice plays; there is nothing left to tell it.
             with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-                await refuse(self.services, self.transport, exc, bot, output_rate)
+                await refuse(
+                    self.services,
+                    self.transport,
+                    exc,
+                    bot,
+                    output_rate,
+                    visitor=is_visitor(self.socket.scope),
+                )
                 await self.socket.close(CLOSE_QUOTA, "quota exceeded")
             return None
 

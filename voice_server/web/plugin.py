@@ -10,7 +10,9 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.di import Provide
 
+from rag.plugin import RAG
 from voice_server.plugin import PackagePlugin
+from voice_server.runtime import DATABASE, runtime_of
 from voice_server.settings import Settings
 from voice_server.web.bundle import WidgetBundle, load_bundle
 from voice_server.web.demo import Demo, demo_origins, remove_demo, seed_demo
@@ -28,11 +30,11 @@ def plugin(settings: Settings) -> PackagePlugin:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if bundle is None:
             _log.warning("widget bundle not found: /widget/parley.js answers 404 (make widget)")
-        database = app.state.database
-        async with database.pool.acquire() as conn:
+        runtime = runtime_of(app)
+        async with runtime.get(DATABASE).pool.acquire() as conn:
             if demo_on:
                 holder["demo"] = await seed_demo(
-                    conn, app.state.rag.ingestion, demo_origins(settings)
+                    conn, runtime.get(RAG).ingestion, demo_origins(settings)
                 )
                 _log.info("demo ready at http://%s:%s/", settings.host, settings.port)
             else:

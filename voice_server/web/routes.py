@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 
 from dashboard_api.bot_schema import Appearance
 from dashboard_api.keys import key_matches, parse_key
@@ -36,7 +36,7 @@ class PublicBot(msgspec.Struct):
 
 def widget_script(bundle: WidgetBundle | None) -> Any:
     @get("/widget/{name:str}", include_in_schema=False, sync_to_thread=False)
-    def script(name: str) -> Response[bytes]:
+    def script(name: FromPath[str]) -> Response[bytes]:
         """``parley.js`` (revalidated every 5 minutes) or ``parley.<hash>.js`` (immutable)."""
         if bundle is None:
             raise NotFound("the widget is not built: run `make widget`")
@@ -68,7 +68,7 @@ async def public_config(
     bot_id: FromPath[UUID],
     request: Request[Any, Any, Any],
     database: NamedDependency[Database],
-    key: Annotated[str | None, Parameter(query="key", max_length=200)] = None,
+    key: Annotated[str | None, QueryParameter(name="key", max_length=200)] = None,
 ) -> PublicBot:
     """Name, greeting, language, appearance and starter questions, for the widget's publishable
     key (``X-Parley-Key`` or ``?key=``). A browser's Origin must be one of the key's origins;

@@ -72,13 +72,14 @@ export class ParleyApi {
     readonly key: string,
   ) {}
 
-  private async request(path: string, init: RequestInit): Promise<Response> {
+  private async request(path: string, init: RequestInit, keyHeader = true): Promise<Response> {
     let response: Response;
+    const headers: Record<string, string> = keyHeader ? { "X-Parley-Key": this.key } : {};
     try {
       response = await fetch(this.base + path, {
         ...init,
         credentials: "omit",
-        headers: { "X-Parley-Key": this.key, ...(init.headers ?? {}) },
+        headers: { ...headers, ...((init.headers as Record<string, string>) ?? {}) },
       });
     } catch {
       throw new ApiError("network", "network unreachable");
@@ -88,8 +89,9 @@ export class ParleyApi {
   }
 
   async publicConfig(): Promise<PublicBot> {
-    const path = `/v1/bots/${this.botId}/public`;
-    return (await (await this.request(path, { method: "GET" })).json()) as PublicBot;
+    // The key in the query keeps this GET a "simple" request: no CORS preflight on page load.
+    const path = `/v1/bots/${this.botId}/public?key=${encodeURIComponent(this.key)}`;
+    return (await (await this.request(path, { method: "GET" }, false)).json()) as PublicBot;
   }
 
   /** A short-lived single-use voice token, or null when this server has no token endpoint. */
@@ -198,7 +200,9 @@ async function problem(response: Response): Promise<ApiError> {
     /* not JSON */
   }
   const retry = Number(response.headers.get("Retry-After") ?? body.retry_after_s ?? NaN);
-  const kind = kindForStatus(response.status, body.code as string | undefined);
+  // Problem documents name their kind in `type` (…/unavailable); socket errors use `code`.
+  const slug = typeof body.type === "string" ? body.type.split("/").pop() : undefined;
+  const kind = kindForStatus(response.status, (body.code as string | undefined) ?? slug);
   // 404/405 on the token route: a server from before session tokens (the caller falls back).
   const missing = response.status === 404 || response.status === 405;
   const message = missing ? "404" : String(body.detail ?? body.title ?? response.status);

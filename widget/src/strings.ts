@@ -42,6 +42,7 @@ const en = {
   server: "Something went wrong on our side. Please try again.",
   tooLong: "That message is too long.",
   voiceUnavailable: "Voice calls are not available right now. You can type instead.",
+  unavailable: "This assistant is unavailable right now. Please try again later.",
 };
 
 export type Strings = typeof en;
@@ -88,6 +89,7 @@ const fr: Strings = {
   server: "Une erreur est survenue de notre côté. Réessayez.",
   tooLong: "Ce message est trop long.",
   voiceUnavailable: "Les appels vocaux ne sont pas disponibles pour le moment. Vous pouvez écrire.",
+  unavailable: "Cet assistant n'est pas disponible pour le moment. Réessayez plus tard.",
 };
 
 const TABLES: Record<string, Strings> = { en, fr };

@@ -213,7 +213,7 @@ export class ParleyChat extends Base {
   }
 
   private showProblem(err: ApiError, retry?: () => void): void {
-    const keys: Record<string, StringKey> = { origin: "originRefused", key: "keyInvalid", quota: "quota", rate: "rateLimited", busy: "busy", invalid: "tooLong", network: "network", server: "server", unavailable: "server" };
+    const keys: Record<string, StringKey> = { origin: "originRefused", key: "keyInvalid", quota: "quota", rate: "rateLimited", busy: "busy", invalid: "tooLong", network: "network", server: "server", unavailable: "unavailable" };
     const retryable = ["rate", "network", "server"].includes(err.kind);
     this.showAlert(keys[err.kind], err.retryAfter, retryable ? retry ?? (() => void this.loadConfig()) : undefined);
     this.emit("error", { kind: err.kind });

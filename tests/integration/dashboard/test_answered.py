@@ -17,6 +17,7 @@ from tests.support.server import serve_app
 from tests.support.tenants import TenantKeys
 from voice_server.app import create_app
 from voice_server.brain import BrainEvent, BrainRequest, Citation, ReplyDone, TextDelta
+from voice_server.runtime import BRAIN, runtime_of
 
 GREETING = "Hello there!"
 COVERED = "When are you open?"
@@ -42,8 +43,8 @@ class KnowledgeBrain:
 @pytest.fixture
 async def chat_url(tmp_path: Path, database_url: str) -> AsyncIterator[str]:
     app = create_app(make_settings(tmp_path, database_url=database_url))
+    runtime_of(app).substitute(BRAIN, KnowledgeBrain())  # in place of the rag package's brain
     async with serve_app(app) as url:
-        app.state.brain = KnowledgeBrain()  # in place of the rag package's brain
         yield url
 
 

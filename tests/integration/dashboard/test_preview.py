@@ -12,6 +12,7 @@ from tests.support.server import serve_app
 from tests.support.tenants import TenantKeys
 from voice_server.app import create_app
 from voice_server.brain import BrainEvent, BrainRequest, Citation, ReplyDone, TextDelta
+from voice_server.runtime import BRAIN, runtime_of
 
 DOC = uuid.uuid4()
 
@@ -36,8 +37,8 @@ async def brain_and_http(
 ) -> AsyncIterator[tuple[ScriptedBrain, httpx.AsyncClient]]:
     app = create_app(make_settings(tmp_path, database_url=database_url))
     brain = ScriptedBrain()
+    runtime_of(app).substitute(BRAIN, brain)  # in place of the rag package's brain
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as http:
-        app.state.brain = brain  # in place of the rag package's brain
         yield brain, http
 
 

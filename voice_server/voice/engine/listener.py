@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from voice_server.voice.audio import InputNormaliser
 from voice_server.voice.config import VoiceConfig
+from voice_server.voice.endpointing import EvidenceEndOfTurn
 from voice_server.voice.policies import (
     BargeInPolicy,
     EndOfTurnPolicy,
@@ -19,6 +20,7 @@ from voice_server.voice.policies import (
     SilenceEndOfTurn,
 )
 from voice_server.voice.providers.base import SpeechToText
+from voice_server.voice.silero import SileroVad
 from voice_server.voice.transcriber import ChunkTranscriber, TranscriberOverflow
 from voice_server.voice.turn import TranscribeChunk, TurnController, TurnEvent, UtteranceIgnored
 from voice_server.voice.vad import FrameClassifier, UtteranceSegmenter, WebRtcVad
@@ -38,11 +40,23 @@ class TurnTaking:
 
     @classmethod
     def from_config(cls, config: VoiceConfig) -> TurnTaking:
-        return cls(
-            WebRtcVad(config.vad_aggressiveness),
-            SilenceEndOfTurn(config.end_of_turn_silence_ms),
-            MinSpeechBargeIn(config.barge_in_min_ms),
+        vad: FrameClassifier = (
+            SileroVad(config.silero_threshold)
+            if config.vad == "silero"
+            else WebRtcVad(config.vad_aggressiveness)
         )
+        end_of_turn: EndOfTurnPolicy = SilenceEndOfTurn(config.end_of_turn_silence_ms)
+        if config.end_of_turn == "evidence":
+            hold = max(config.end_of_turn_hold_ms, config.end_of_turn_silence_ms)
+            open_ms = min(config.end_of_turn_open_ms, config.end_of_turn_complete_ms)
+            end_of_turn = EvidenceEndOfTurn(
+                open_ms=open_ms,
+                complete_ms=min(config.end_of_turn_complete_ms, hold),
+                # With no transcript yet, wait as long as the plain silence policy would.
+                unknown_ms=max(open_ms, config.end_of_turn_silence_ms),
+                hold_ms=hold,
+            )
+        return cls(vad, end_of_turn, MinSpeechBargeIn(config.barge_in_min_ms))
 
 
 class Listener:

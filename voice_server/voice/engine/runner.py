@@ -18,14 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from voice_server.brain import (
-    BotProfile,
-    Brain,
-    BrainRequest,
-    Citation,
-    ReplyDone,
-    TextDelta,
-)
+from voice_server.brain import BotProfile, Brain, Citation, ReplyDone, TextDelta
+from voice_server.turns import ask
 from voice_server.voice.allowance import QUOTA_EXCEEDED
 from voice_server.voice.audio import duration_ms
 from voice_server.voice.clauses import ClauseSplitter
@@ -132,7 +126,12 @@ class TurnRunner:
     # -- entry points -----------------------------------------------------------------------
 
     def begin(
-        self, utterance: int | None, *, spoken_ms: float = 0.0, wait_ms: float = 0.0
+        self,
+        utterance: int | None,
+        *,
+        spoken_ms: float = 0.0,
+        wait_ms: float = 0.0,
+        rule: str | None = None,
     ) -> ReplyTurn:
         """A new turn, decided now: the user spoke ``spoken_ms`` and was silent ``wait_ms``."""
         wall = self._clock.wall()
@@ -145,7 +144,12 @@ class TurnRunner:
         return ReplyTurn(
             ordinal=row.ordinal,
             utterance=utterance,
-            waterfall=Waterfall(self._clock.now(), self._clock.now, end_of_turn_wait_ms=wait_ms),
+            waterfall=Waterfall(
+                self._clock.now(),
+                self._clock.now,
+                end_of_turn_wait_ms=wait_ms,
+                end_of_turn_rule=rule if utterance is not None else None,
+            ),
             row=row,
             pacer=AudioPacer(self.output_rate, lead_ms=self.config.pacer_lead_ms),
         )
@@ -229,13 +233,6 @@ class TurnRunner:
         self._turns.reply_finished()
 
     async def _think(self, turn: ReplyTurn, text: str, clauses: Clauses) -> None:
-        request = BrainRequest(
-            bot=self.bot,
-            user_text=text,
-            history=tuple(self._recorder.history[:-1]),
-            conversation_id=self._recorder.stored.conversation_id,
-            channel="voice",
-        )
         splitter = ClauseSplitter()
         spoken_chars = 0
 
@@ -249,7 +246,15 @@ class TurnRunner:
 
         for attempt in (1, 2):
             try:
-                async for event in self.engines.brain.reply(request):
+                # The kernel's one turn entry point; the recorder keeps the history in memory.
+                async for event in ask(
+                    self.engines.brain,
+                    self.bot,
+                    text,
+                    history=self._recorder.history[:-1],
+                    conversation_id=self._recorder.stored.conversation_id,
+                    channel="voice",
+                ):
                     match event:
                         case TextDelta(text=delta) if delta:
                             turn.waterfall.mark("llm_first_token")
@@ -404,4 +409,5 @@ def _metrics(turn: ReplyTurn) -> TurnMetrics:
         **stages,
         total_ms=ms(turn.waterfall.total_ms),
         end_of_turn_wait_ms=ms(turn.waterfall.end_of_turn_wait_ms),
+        end_of_turn_rule=turn.waterfall.end_of_turn_rule,
     )

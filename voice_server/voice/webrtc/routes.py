@@ -25,6 +25,7 @@ from litestar.params import FromPath, JSONBody, SkipValidation
 
 from voice_server.brain import Brain
 from voice_server.errors import InvalidInput, NotFound, ServiceUnavailable
+from voice_server.runtime import VISITOR_LEASES, runtime_of
 from voice_server.voice.allowance import VoiceQuota
 from voice_server.voice.gate import voice_principal
 from voice_server.voice.services import VoiceServices
@@ -68,16 +69,10 @@ class CandidatesOut:
 
 def _release_leases_later(request: Request[Any, Any, Any]) -> Callable[[], Awaitable[None]] | None:
     """A widget visitor's session slot (taken with the token) is held for the whole call, not
-    just this request: the call releases it as it ends."""
-    try:
-        from dashboard_api.voice_access import release, take_leases
-    except ImportError:  # no accounts package, no leases
-        return None
-    leases = take_leases(request.scope)
-    if not leases:
-        return None
-    state = request.app.state
-    return lambda: release(state, leases)
+    just this request: the call releases it as it ends (the kernel's ``VisitorLeases``, which
+    the accounts package publishes; without it there are no leases)."""
+    leases = runtime_of(request.app).find(VISITOR_LEASES)
+    return leases.take(request.scope) if leases is not None else None
 
 
 class WebRtcController(Controller):
