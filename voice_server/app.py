@@ -13,6 +13,7 @@ from litestar.di import Provide
 from voice_server import openapi
 from voice_server.db import Database, open_database
 from voice_server.db.migrations import load_migrations, migrate
+from voice_server.drain import Drain
 from voice_server.errors import ServiceUnavailable
 from voice_server.health import HealthController
 from voice_server.metrics import Metrics
@@ -122,6 +123,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
                 "migrations": migrations,
                 "database": None,
                 "runtime": runtime,
+                "drain": Drain(),  # SIGTERM: `parley serve` runs it (voice_server.server)
             }
         ),
         openapi_config=openapi.openapi_config(),

@@ -11,6 +11,7 @@ from litestar.datastructures import State
 
 from voice_server.db import Database
 from voice_server.db.migrations import Migration, is_current
+from voice_server.drain import Drain, ServerDraining
 from voice_server.errors import DatabaseUnavailable, ServiceUnavailable
 from voice_server.metrics import Metrics
 
@@ -29,6 +30,9 @@ class HealthController(Controller):
         database: Database | None = state.get("database")
         metrics: Metrics = state.metrics
         migrations: list[Migration] = state.migrations
+        drain: Drain | None = state.get("drain")
+        if drain is not None and drain.draining:  # at once on SIGTERM: send no new callers
+            raise ServerDraining
         if database is None:
             metrics.db_up.set(0)
             raise ServiceUnavailable("the server is still starting")

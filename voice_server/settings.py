@@ -48,7 +48,16 @@ class Settings(BaseSettings):
         True, description="Apply pending migrations when `parley serve` starts."
     )
     shutdown_timeout_s: float = Field(
-        10.0, gt=0, le=600, description="Grace period for open connections on SIGTERM."
+        10.0,
+        gt=0,
+        le=600,
+        description="Seconds from SIGTERM to exit: calls finish their reply, hear the shutdown "
+        "notice and end (server_shutdown, close 1001); what is left is then closed.",
+    )
+    shutdown_notice: str = Field(
+        "Sorry, I have to go now: the service is restarting. Please call again in a moment.",
+        max_length=500,
+        description="Said to each caller when the server drains on SIGTERM (empty: no notice).",
     )
     max_json_depth: int = Field(
         64,

@@ -23,6 +23,7 @@ KERNEL = (
     "voice_server.brain",
     "voice_server.conversations",
     "voice_server.db",
+    "voice_server.drain",
     "voice_server.errors",
     "voice_server.json_nesting",
     "voice_server.logs",

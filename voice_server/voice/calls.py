@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from voice_server.brain import BotProfile, Brain
 from voice_server.db.types import Connection
+from voice_server.drain import ServerDraining
 from voice_server.errors import QuotaExceeded
 from voice_server.voice.allowance import (
     QUOTA_EXCEEDED,
@@ -25,6 +26,7 @@ from voice_server.voice.engine.lifetime import Lifetime
 from voice_server.voice.engine.playout import notify_and_say
 from voice_server.voice.engine.transport import Transport
 from voice_server.voice.protocol import Notice, error_event
+from voice_server.voice.records import Resume
 from voice_server.voice.services import VoiceServices
 from voice_server.voice.session import Engines, TurnTaking, VoiceSession
 from voice_server.voice.store import StoredSession
@@ -44,8 +46,13 @@ async def admit(
     transport_name: str,
     input_rate: int,
     output_rate: int,
+    resume: Resume | None = None,
 ) -> Admission:
-    """The plan's check and the session's row, atomically. Raises ``QuotaExceeded``."""
+    """The plan's check and the session's row, atomically. Raises ``QuotaExceeded``, or
+    ``ServerDraining`` once the server is shutting down, or ``ResumeRefused`` when ``resume``
+    names a conversation this caller may not continue."""
+    if services.manager.draining:
+        raise ServerDraining
     granted: list[QuotaAllowance] = []
 
     async def check(conn: Connection) -> None:
@@ -53,7 +60,12 @@ async def admit(
         granted.append(await quota.check(bot.tenant_id, "voice_session", conn=conn))
 
     stored = await services.store.start_session(
-        bot, transport_name, input_rate, output_rate, admit=check if quota is not None else None
+        bot,
+        transport_name,
+        input_rate,
+        output_rate,
+        admit=check if quota is not None else None,
+        resume=resume,
     )
     if not granted:
         return Admission(stored, None)

@@ -18,7 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from voice_server.voice.liveness import Liveness, LiveRow
-from voice_server.voice.session import VoiceSession
+from voice_server.voice.session import SHUTDOWN_REASON, VoiceSession
 
 _log = logging.getLogger("parley.voice")
 
@@ -45,6 +45,9 @@ class SessionManager:
         self._rows: dict[object, LiveRow] = {}
         self._heartbeat: asyncio.Task[None] | None = None
         self._stopped = False
+        self.draining = False  # the server is shutting down: admit no new session
+        self._empty = asyncio.Event()
+        self._empty.set()
 
     @property
     def sessions(self) -> frozenset[VoiceSession]:
@@ -66,6 +69,7 @@ class SessionManager:
     async def run(self, session: VoiceSession) -> AsyncIterator[VoiceSession]:
         """Start ``session``, track it while the caller uses it, close it and forget it."""
         self._sessions.add(session)
+        self._empty.clear()
         owner = object()
         try:
             async with session:
@@ -75,6 +79,8 @@ class SessionManager:
         finally:
             self._rows.pop(owner, None)
             self._sessions.discard(session)
+            if not self._sessions:
+                self._empty.set()
 
     @asynccontextmanager
     async def keep_alive(self, tenant_id: UUID, session_id: UUID) -> AsyncIterator[None]:
@@ -109,11 +115,37 @@ class SessionManager:
             if self._rows:
                 await self._touch(self.live_rows)
 
+    async def drain(self, notice: str, timeout_s: float) -> None:
+        """Graceful drain (voice_server.drain): each session finishes its current reply, says
+        ``notice`` and ends with ``server_shutdown``; its transport stores it and closes (1001).
+        What has not finished by ``timeout_s`` is closed at once (still stored, no notice)."""
+        self.draining = True
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        sessions = list(self._sessions)
+        drains = [
+            asyncio.create_task(session.drain(notice), name="voice-drain") for session in sessions
+        ]
+        if drains:
+            _, pending = await asyncio.wait(drains, timeout=timeout_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        for session in sessions:
+            session.end(SHUTDOWN_REASON)  # a no-op for those that drained
+        # The transports leave run() once they have closed their connections.
+        remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(remaining):
+                await self._empty.wait()
+        for session in list(self._sessions):
+            await session.close(SHUTDOWN_REASON)
+
     async def shutdown(self) -> None:
         """Server shutdown: every session ends (its transport then closes with 1001)."""
         self._stopped = True
         for session in list(self._sessions):
-            await session.close("server_shutdown")
+            await session.close(SHUTDOWN_REASON)
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

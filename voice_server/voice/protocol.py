@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from voice_server.voice.audio import SUPPORTED_RATES
+from voice_server.voice.records import Resume
 from voice_server.wire import (  # noqa: F401  (the close codes are part of this protocol)
     CLOSE_CODES,
     CLOSE_FORBIDDEN,
@@ -63,6 +64,7 @@ class SessionStart:
     channels: int = 1
     output_sample_rate: int | None = None
     key: str | None = None  # a publishable key may also come in the message (see docs)
+    resume: Resume | None = None  # continue this conversation (docs: "Resuming")
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,30 @@ def _session_start(data: dict[str, Any]) -> SessionStart:
         raise ProtocolViolation("invalid_message", "channels must be 1 or 2")
     key = data.get("key")
     return SessionStart(
-        bot_id, rate, channels, out_rate, key if isinstance(key, str) and key else None
+        bot_id,
+        rate,
+        channels,
+        out_rate,
+        key if isinstance(key, str) and key else None,
+        _resume(data),
     )
+
+
+def _resume(data: dict[str, Any]) -> Resume | None:
+    raw = data.get("conversation_id")
+    if raw is None:
+        return None
+    token = data.get("resume_token")
+    try:
+        conversation_id = UUID(str(raw))
+    except ValueError:
+        raise ProtocolViolation("invalid_message", "conversation_id must be a UUID") from None
+    if not isinstance(token, str) or not token:
+        raise ProtocolViolation(
+            "invalid_message",
+            "resuming a conversation needs the resume_token its session.started gave",
+        )
+    return Resume(conversation_id, token)
 
 
 def check_audio(frame: bytes, *, started: bool, channels: int, max_bytes: int) -> None:
@@ -137,11 +161,16 @@ def check_audio(frame: bytes, *, started: bool, channels: int, max_bytes: int) -
 @dataclass(frozen=True)
 class SessionStarted(ServerEvent):
     type = "session.started"
+    optional = frozenset({"resume_token"})
     session_id: str
     conversation_id: str
     input_sample_rate: int
     output_sample_rate: int
     channels: int
+    # Present the pair (conversation_id, resume_token) in a later session.start to continue
+    # this conversation; ``resumed``: this session continues one (no greeting is spoken).
+    resume_token: str | None = None
+    resumed: bool = False
 
 
 @dataclass(frozen=True)

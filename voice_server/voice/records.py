@@ -7,11 +7,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from voice_server.brain import ChatMessage
+
 
 @dataclass(frozen=True)
 class StoredSession:
     session_id: UUID
     conversation_id: UUID
+    # The secret a later session.start presents to continue this conversation (None: a store
+    # that does not support resuming).
+    resume_token: str | None = None
+    # A resumed conversation: its earlier messages, oldest first, for the brain (bounded).
+    history: tuple[ChatMessage, ...] = ()
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A session.start that continues ``conversation_id``, proving it with ``token``."""
+
+    conversation_id: UUID
+    token: str
 
 
 @dataclass

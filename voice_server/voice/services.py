@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from litestar import Litestar
 
+from voice_server.drain import Drain
 from voice_server.errors import ServiceUnavailable
 from voice_server.runtime import DATABASE, USAGE_RECORDER, Slot, runtime_of
 from voice_server.settings import Settings
@@ -97,8 +98,19 @@ def lifespan(
         # Call recordings (bots opt in) live under the data directory; the console streams them.
         recording_store = RecordingStore(settings.data_dir / "recordings")
         services.recordings = CallRecordings(pool, recording_store)
+        # SIGTERM (voice_server.drain): calls finish their reply and hear the notice first.
+        drain = app.state.get("drain") or Drain()
+        notice = settings.shutdown_notice
+
+        async def drain_voice(timeout_s: float) -> None:
+            await services.manager.drain(notice, timeout_s)
+
         try:
-            with runtime.holding(VOICE, services), runtime.holding(RECORDINGS, recording_store):
+            with (
+                runtime.holding(VOICE, services),
+                runtime.holding(RECORDINGS, recording_store),
+                drain.step("voice", drain_voice),
+            ):
                 yield
         finally:
             await services.manager.shutdown()

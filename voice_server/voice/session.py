@@ -48,6 +48,8 @@ from voice_server.voice.turn import (
     UtteranceIgnored,
 )
 
+SHUTDOWN_REASON = "server_shutdown"
+
 __all__ = ["APOLOGY", "OUTBOUND_QUEUE", "Engines", "Lifetime", "SessionOverflow", "VoiceSession"]
 __all__ += ["Transport", "TurnTaking"]
 
@@ -106,6 +108,7 @@ class VoiceSession:
         # Set when the session ends on its own: the transport stops reading and closes.
         self.finished = asyncio.Event()
         self._call: SessionRecording | None = None  # the call recording, if the bot records
+        self._draining = False  # the server is shutting down: no new reply starts
 
     @property
     def allowance(self) -> SessionAllowance | None:
@@ -128,6 +131,7 @@ class VoiceSession:
             if self._call is not None:
                 self._out.tap = self._call.feed_bot
         recorder = Recorder(self.engines.store, self.bot, self.stored, self._storage_failed)
+        recorder.history.extend(self.stored.history)
         self._recorder = recorder
         self._runner = TurnRunner(
             self.engines,
@@ -161,9 +165,12 @@ class VoiceSession:
                 self.input_rate,
                 self.output_rate,
                 self.channels,
+                self.stored.resume_token,
+                self.stored.resumed,
             )
         )
-        if self.greeting:
+        # A resumed conversation was greeted when it began: it goes on where it stopped.
+        if self.greeting and not self.stored.resumed:
             turn = self._runner.begin(None)
             self._start(turn, self._runner.say(turn, self.greeting))
         return self
@@ -209,6 +216,21 @@ class VoiceSession:
         await self._out.flush(1.0)
         for task in list(self._tasks):
             task.cancel()
+
+    async def drain(self, notice: str) -> None:
+        """Server shutdown: the reply in flight plays to its end (and is stored whole), no new
+        reply starts, the notice is said, and the session ends with ``server_shutdown``."""
+        if self._closed or self.finished.is_set() or self._runner is None:
+            return
+        self._draining = True
+        task = self._reply_task
+        if task is not None and not task.done():
+            await asyncio.wait((task,))  # a barge-in may still cancel it: that is recorded too
+        if self._closed or self.finished.is_set():
+            return
+        if notice:
+            await self._runner.announce(SHUTDOWN_REASON, notice)
+        self.end(SHUTDOWN_REASON)
 
     def client_gone(self) -> None:
         """The transport saw the client disconnect: nothing more can be sent."""
@@ -270,6 +292,8 @@ class VoiceSession:
 
     def _start_reply(self, ended: UserTurnEnded) -> None:
         assert self._runner is not None
+        if self._draining:  # the server is going away: the notice comes instead of a reply
+            return
         turn = self._runner.begin(
             ended.utterance,
             spoken_ms=ended.ended_ms - ended.started_ms,

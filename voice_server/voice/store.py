@@ -19,10 +19,11 @@ from uuid import UUID
 import asyncpg
 
 from voice_server import conversations
-from voice_server.brain import BotProfile, Citation
+from voice_server.brain import BotProfile, ChatMessage, Citation
 from voice_server.db.types import Connection
 from voice_server.voice.allowance import UsageRecorder, billed_seconds, usage_key
-from voice_server.voice.records import StoredSession, TurnRow
+from voice_server.voice.records import Resume, StoredSession, TurnRow
+from voice_server.voice.resume import continue_conversation, new_secret
 
 
 def citation_json(citation: Citation) -> dict[str, object]:
@@ -90,6 +91,7 @@ class AdmittingVoiceStore(VoiceStore, Protocol):
         output_rate: int | None,
         *,
         admit: Admit | None = None,
+        resume: Resume | None = None,
     ) -> StoredSession: ...
 
 
@@ -110,7 +112,12 @@ class PgVoiceStore:
         output_rate: int | None,
         *,
         admit: Admit | None = None,
+        resume: Resume | None = None,
     ) -> StoredSession:
+        """The session's row (and a new conversation, unless ``resume`` continues one: raises
+        ``ResumeRefused`` when it may not, before anything is written)."""
+        token, token_hash = new_secret()
+        history: tuple[ChatMessage, ...] = ()
         async with self._pool.acquire() as conn, conn.transaction():
             if admit is not None:
                 # Check and insert hold the tenant's lock until commit: concurrent starts of one
@@ -120,21 +127,28 @@ class PgVoiceStore:
                     str(bot.tenant_id),
                 )
                 await admit(conn)
-            conversation_id = await conversations.open_conversation(
-                conn, bot.tenant_id, bot.id, channel="voice"
-            )
+            if resume is not None:
+                history = await continue_conversation(conn, bot, resume)
+                conversation_id = resume.conversation_id
+            else:
+                conversation_id = await conversations.open_conversation(
+                    conn, bot.tenant_id, bot.id, channel="voice"
+                )
             session_id = await conn.fetchval(
                 """INSERT INTO voice_sessions (tenant_id, bot_id, conversation_id, transport,
-                       input_sample_rate, output_sample_rate)
-                   VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
+                       input_sample_rate, output_sample_rate, resume_hash)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
                 bot.tenant_id,
                 bot.id,
                 conversation_id,
                 transport,
                 input_rate,
                 output_rate,
+                token_hash,
             )
-        return StoredSession(session_id, conversation_id)
+        return StoredSession(
+            session_id, conversation_id, token, history, resumed=resume is not None
+        )
 
     async def add_message(
         self,

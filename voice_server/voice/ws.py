@@ -24,14 +24,17 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import SkipValidation
 
 from voice_server.brain import BotProfile, Brain
+from voice_server.drain import ServerDraining
 from voice_server.errors import QuotaExceeded, RateLimited
 from voice_server.principal import Principal, is_visitor
 from voice_server.voice.allowance import END_REASON, VoiceQuota
 from voice_server.voice.calls import Admission, admit, open_session, refuse
 from voice_server.voice.gate import resolve_principal
 from voice_server.voice.protocol import (
+    CLOSE_GOING_AWAY,
     CLOSE_INTERNAL,
     CLOSE_NORMAL,
+    CLOSE_NOT_FOUND,
     CLOSE_POLICY,
     CLOSE_QUOTA,
     CLOSE_START_TIMEOUT,
@@ -45,8 +48,9 @@ from voice_server.voice.protocol import (
     error_event,
     parse_text,
 )
+from voice_server.voice.resume import ResumeRefused
 from voice_server.voice.services import VoiceServices
-from voice_server.voice.session import SessionOverflow, VoiceSession
+from voice_server.voice.session import SHUTDOWN_REASON, SessionOverflow, VoiceSession
 
 _log = logging.getLogger("parley.voice")
 
@@ -108,6 +112,10 @@ class VoiceConnection:
             return
         except ProtocolViolation as exc:
             await self._close_with(exc)
+        except ServerDraining as exc:  # a new caller while the server drains: try elsewhere
+            await self._close_with(
+                ProtocolViolation("server_draining", exc.detail, close=CLOSE_TRY_AGAIN)
+            )
         except RateLimited as exc:  # the key's, the visitor's or the tenant's budget
             await self._close_with(
                 ProtocolViolation(
@@ -198,7 +206,14 @@ class VoiceConnection:
                 transport_name="websocket",
                 input_rate=start.sample_rate,
                 output_rate=output_rate,
+                resume=start.resume,
             )
+        except ResumeRefused as exc:
+            # Another tenant's, another bot's, or another caller's conversation (or a wrong
+            # secret): nothing was written; the client may start afresh without conversation_id.
+            raise ProtocolViolation(
+                "conversation_not_found", exc.detail, close=CLOSE_NOT_FOUND
+            ) from None
         except QuotaExceeded as exc:
             # The client may hang up while the notice plays; there is nothing left to tell it.
             with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
@@ -251,6 +266,8 @@ class VoiceConnection:
             return
         if session.end_reason == END_REASON:
             close_code = CLOSE_QUOTA
+        elif session.end_reason == SHUTDOWN_REASON:
+            close_code = CLOSE_GOING_AWAY  # Parley's own 1001, not uvicorn's 1012
         # OSError: uvicorn's ClientDisconnected, when the client hung up first.
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             await self.socket.close(close_code)

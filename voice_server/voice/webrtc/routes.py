@@ -24,6 +24,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, SkipValidation
 
 from voice_server.brain import Brain
+from voice_server.drain import ServerDraining
 from voice_server.errors import InvalidInput, NotFound, ServiceUnavailable
 from voice_server.runtime import VISITOR_LEASES, runtime_of
 from voice_server.voice.allowance import VoiceQuota
@@ -91,6 +92,8 @@ class WebRtcController(Controller):
     ) -> Response[AnswerOut]:
         """Start a voice call over WebRTC: send the browser's SDP offer (with the `parley`
         data channel and the microphone track), get the answer and the call's id."""
+        if voice_services.manager.draining:
+            raise ServerDraining  # 503: the caller should try another replica
         principal = await voice_principal(request)
         on_end = _release_leases_later(request)
         try:
