@@ -104,7 +104,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
                 for p in plugins
                 if p.route_handlers
             ),
-            *openapi.ASSET_ROUTES,
+            *openapi.ASSET_ROUTES,  # the offline API reference UI's pinned assets
         ],
         dependencies={
             "database": Provide(provide_database, sync_to_thread=False),

@@ -47,6 +47,7 @@ ROOT_MODULES = (
     "voice_server.web",
     "voice_server.__main__",
     "voice_server.app",
+    "voice_server.openapi",  # the app's OpenAPI document and API reference assets
     "voice_server.cli",
     "voice_server.health",
     "voice_server.openapi",  # the app's OpenAPI document and its offline reference page

@@ -7,7 +7,7 @@ import pytest
 
 from voice_server.settings import Settings, SettingsError, env_name, load_settings, mask_password
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "settings.md"  # the settings reference
 
 
 def test_defaults_need_no_environment() -> None:
