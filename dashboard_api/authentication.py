@@ -12,6 +12,7 @@ used from a foreign or missing Origin is Forbidden (403).
 from __future__ import annotations
 
 import re
+from uuid import UUID
 
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
@@ -86,6 +87,18 @@ def _metered_message(connection: ASGIConnection) -> str | None:
         return None
     match = _CHAT_MESSAGE.match(connection.scope["path"])
     return match["bot"].lower() if match else None
+
+
+class VisitorMessageCap:
+    """``voice_server.runtime.VisitorMessages``: the same bucket as HTTP chat's, per message."""
+
+    def __init__(self, services: DashboardServices) -> None:
+        self._services = services
+
+    async def count(self, scope: Scope, bot_id: UUID) -> None:
+        connection: ASGIConnection = ASGIConnection(scope)
+        ip = visitor_ip(connection, self._services)
+        await self._services.limiter.check([("visitor_messages", f"{str(bot_id).lower()}:{ip}")])
 
 
 async def enforce_auth_rate_limit(connection: ASGIConnection, services: DashboardServices) -> None:

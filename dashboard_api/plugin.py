@@ -19,12 +19,18 @@ from dashboard_api.api.me import whoami
 from dashboard_api.api.members import InvitationsController, MembersController
 from dashboard_api.api.usage import usage
 from dashboard_api.api.voice_sessions import issue_voice_session
-from dashboard_api.authentication import provide_principal
+from dashboard_api.authentication import VisitorMessageCap, provide_principal
 from dashboard_api.services import DASHBOARD, lifespan
 from dashboard_api.text_errors import text_exception_handlers
 from dashboard_api.voice_access import ScopeLeases, provide_voice_principal
 from voice_server.plugin import PackagePlugin
-from voice_server.runtime import DATABASE, VISITOR_LEASES, provide, runtime_of
+from voice_server.runtime import (
+    DATABASE,
+    VISITOR_LEASES,
+    VISITOR_MESSAGES,
+    provide,
+    runtime_of,
+)
 from voice_server.settings import Settings
 
 
@@ -32,7 +38,8 @@ from voice_server.settings import Settings
 async def leases_lifespan(app: Litestar) -> AsyncIterator[None]:
     runtime = runtime_of(app)
     leases = ScopeLeases(runtime.get(DASHBOARD), runtime.get(DATABASE))
-    with runtime.holding(VISITOR_LEASES, leases):
+    messages = VisitorMessageCap(runtime.get(DASHBOARD))
+    with runtime.holding(VISITOR_LEASES, leases), runtime.holding(VISITOR_MESSAGES, messages):
         yield
 
 

@@ -34,6 +34,7 @@ from rag.services import RagServices
 from voice_server.brain import BotProfile
 from voice_server.errors import Forbidden, InvalidInput, NotFound, ParleyError
 from voice_server.principal import Principal
+from voice_server.runtime import VISITOR_MESSAGES, Runtime, VisitorMessages
 from voice_server.turns import TurnService
 from voice_server.wire import CLOSE_FORBIDDEN, CLOSE_INTERNAL, CLOSE_NOT_FOUND, ErrorEvent
 
@@ -179,6 +180,7 @@ async def chat_socket(
     principal: NamedDependency[Principal],
     rag: NamedDependency[RagServices],
     turns: NamedDependency[SkipValidation[TurnService]],
+    runtime: NamedDependency[SkipValidation[Runtime]],
 ) -> None:
     await socket.accept()
     try:
@@ -188,7 +190,8 @@ async def chat_socket(
         await socket.close(code=CLOSE_NOT_FOUND if exc.status == 404 else CLOSE_FORBIDDEN)
         return
     try:
-        await _converse(socket, principal, rag, turns, bot)
+        caps = runtime.find(VISITOR_MESSAGES) if principal.kind == "publishable_key" else None
+        await _converse(socket, principal, rag, turns, bot, caps)
     except WebSocketDisconnect:
         pass
     except Exception:
@@ -207,6 +210,7 @@ async def _converse(
     rag: RagServices,
     turns: TurnService,
     bot: BotProfile,
+    visitor_caps: VisitorMessages | None,
 ) -> None:
     await socket.send_json({"type": "ready", "bot": {"id": str(bot.id), "name": bot.name,
                                                      "greeting": bot.greeting}})  # fmt: skip
@@ -216,6 +220,8 @@ async def _converse(
     async def turn(text: str, wanted: UUID | None) -> None:
         nonlocal conversation_id
         try:
+            if visitor_caps is not None:  # a widget visitor: each message counts, as over HTTP
+                await visitor_caps.count(socket.scope, bot.id)
             await turns.admit(principal.tenant_id)
             conversation_id = await turns.conversation(
                 principal, bot, wanted or conversation_id, first_message=text, visitor_id=None

@@ -73,10 +73,22 @@ class VisitorLeases(Protocol):
         ...
 
 
+class VisitorMessages(Protocol):
+    """The accounts package's per-visitor message cap (messages per visitor per bot per hour).
+    HTTP chat counts each request as it authenticates; a chat socket authenticates once and
+    counts each message it carries through this."""
+
+    async def count(self, scope: Any, bot_id: UUID) -> None:
+        """Count one message a widget visitor sends to ``bot_id`` over the connection ``scope``;
+        raises RateLimited when the visitor's hourly allowance is spent."""
+        ...
+
+
 DATABASE: Slot[Database] = Slot("database")
 BRAIN: Slot[Brain] = Slot("brain", "the knowledge service is starting or stopping; retry shortly")
 USAGE_RECORDER: Slot[UsageRecorder] = Slot("usage recorder")
 VISITOR_LEASES: Slot[VisitorLeases] = Slot("visitor leases")
+VISITOR_MESSAGES: Slot[VisitorMessages] = Slot("visitor messages")
 
 
 class Runtime:

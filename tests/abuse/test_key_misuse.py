@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from websockets.asyncio.client import connect
 
 from tests.abuse.conftest import AbuseReport
 from tests.abuse.voice_doors import door_server
@@ -206,3 +207,29 @@ async def test_a_visitor_refused_by_the_plan_on_voice_sees_no_plan_details(
     for secret in ("tiny", "plan", "used", "limit"):
         assert secret not in json.dumps(error).lower()
     assert "tiny" in json.dumps(owners_error).lower()  # the owner's server is told the plan
+
+
+async def test_the_chat_socket_counts_each_visitor_message_against_the_same_cap(
+    tmp_path: Path, database_url: str, abuse_report: AbuseReport
+) -> None:
+    # One socket authenticates once; without a per-message count it would bypass the cap.
+    tenant = await create_tenant(database_url)
+    async with door_server(tmp_path, database_url, visitor_messages_per_hour=2) as server:
+        url = server.url.replace("http://", "ws://") + f"/v1/bots/{tenant.bot_id}/chat/ws"
+        async with connect(url, additional_headers=tenant.widget_headers) as ws:
+            assert json.loads(await ws.recv())["type"] == "ready"
+            outcomes = []
+            for _ in range(3):
+                await ws.send(json.dumps({"type": "message", "text": "when do you open?"}))
+                abuse_report.tried()
+                while True:
+                    event = json.loads(await ws.recv())
+                    if event["type"] in ("done", "error"):
+                        outcomes.append(event["type"] if event["type"] == "done" else event)
+                        break
+            assert outcomes[:2] == ["done", "done"]
+            refused = outcomes[2]
+            assert isinstance(refused, dict)
+            assert (refused["code"], refused["fatal"]) == ("rate_limited", False)
+        # HTTP chat from the same visitor shares the spent allowance.
+        assert (await _chat(server.http, tenant)).status_code == 429
