@@ -32,7 +32,7 @@ from litestar.response import Stream
 from rag.chat import check_message, check_scope, error_event, load_bot
 from rag.services import RagServices
 from voice_server.brain import BotProfile
-from voice_server.errors import Forbidden, InvalidInput, NotFound, ParleyError
+from voice_server.errors import Forbidden, InvalidInput, NotFound, ParleyError, for_visitor
 from voice_server.principal import Principal
 from voice_server.runtime import VISITOR_MESSAGES, Runtime, VisitorMessages
 from voice_server.turns import TurnService
@@ -229,7 +229,8 @@ async def _converse(
             async for event in turns.converse(principal, bot, conversation_id, text):
                 await socket.send_json(event)
         except ParleyError as exc:
-            await socket.send_json(error_event(exc))
+            visitor = principal.kind == "publishable_key"
+            await socket.send_json(error_event(for_visitor(exc) if visitor else exc))
 
     try:
         while True:

@@ -96,6 +96,21 @@ class ServiceUnavailable(ParleyError):
     title = "Service unavailable"
 
 
+class VisitorUnavailable(ServiceUnavailable):
+    """What a website visitor is told instead of the owner's plan, limits and usage."""
+
+    slug = "unavailable"
+    title = "Unavailable"
+
+
+VISITOR_UNAVAILABLE = "this assistant is unavailable right now; please try again later"
+
+
+def for_visitor(exc: ParleyError) -> ParleyError:
+    """``exc`` as a website visitor may see it: a plan limit says only "unavailable"."""
+    return VisitorUnavailable(VISITOR_UNAVAILABLE) if isinstance(exc, QuotaExceeded) else exc
+
+
 class DatabaseUnavailable(ServiceUnavailable):
     slug = "database-unavailable"
     title = "Database unavailable"

@@ -14,7 +14,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from voice_server.errors import ParleyError, QuotaExceeded, RateLimited
+from voice_server.errors import VISITOR_UNAVAILABLE, ParleyError, QuotaExceeded, RateLimited
 from voice_server.principal import is_visitor
 from voice_server.request_context import current_request_id
 
@@ -55,9 +55,6 @@ def problem(
         **extensions,
     }
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
-
-
-VISITOR_UNAVAILABLE = "this assistant is unavailable right now; please try again later"
 
 
 def _parley_error(request: Request[Any, Any, Any], exc: ParleyError) -> Response[dict[str, Any]]:

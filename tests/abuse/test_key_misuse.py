@@ -233,3 +233,25 @@ async def test_the_chat_socket_counts_each_visitor_message_against_the_same_cap(
             assert (refused["code"], refused["fatal"]) == ("rate_limited", False)
         # HTTP chat from the same visitor shares the spent allowance.
         assert (await _chat(server.http, tenant)).status_code == 429
+
+
+async def test_a_visitor_on_the_chat_socket_sees_no_plan_details(
+    tmp_path: Path, database_url: str, abuse_report: AbuseReport
+) -> None:
+    plans = tmp_path / "plans.toml"
+    plans.write_text(TINY_PLAN)  # one message a month
+    tenant = await create_tenant(database_url)
+    async with door_server(
+        tmp_path, database_url, billing_plans_file=plans, billing_default_plan="tiny"
+    ) as server:
+        assert (await _chat(server.http, tenant)).status_code == 200  # the month's one message
+        url = server.url.replace("http://", "ws://") + f"/v1/bots/{tenant.bot_id}/chat/ws"
+        async with connect(url, additional_headers=tenant.widget_headers) as ws:
+            assert json.loads(await ws.recv())["type"] == "ready"
+            await ws.send(json.dumps({"type": "message", "text": "when do you open?"}))
+            abuse_report.tried()
+            error = json.loads(await ws.recv())
+    assert (error["type"], error["code"], error["fatal"]) == ("error", "unavailable", False)
+    shown = json.dumps(error).lower()
+    for secret in ("tiny", "plan", "used", "limit", "upgrade"):
+        assert secret not in shown

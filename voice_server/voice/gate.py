@@ -24,6 +24,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 
 from voice_server.errors import (
+    VISITOR_UNAVAILABLE,
     Forbidden,
     ParleyError,
     QuotaExceeded,
@@ -48,7 +49,6 @@ _NO_CREDENTIALS = (
     "in ?token=, or `Authorization: Bearer <secret key or access token>`"
 )
 _UNAVAILABLE = "voice conversations cannot check credentials on this server"
-VISITOR_UNAVAILABLE = "this assistant is unavailable right now; please try again later"
 
 
 def carries_credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
