@@ -145,11 +145,23 @@ async def change_password(
         return await start_session(conn, services, tenant, user, user_agent=user_agent)
 
 
-async def external_user(conn: Connection, claims: ExternalClaims) -> UserRow:
-    """The user behind an external identity; its first visit provisions a tenant it owns."""
+EXTERNAL_SIGNUP_CLOSED = (
+    "this identity has no account on this server, and sign-up here is not open; ask the "
+    "server's operator for an invitation to an organisation"
+)
+
+
+async def external_user(
+    conn: Connection, claims: ExternalClaims, signup_mode: str = "open"
+) -> UserRow:
+    """The user behind an external identity; its first visit provisions a tenant it owns when
+    the sign-up mode lets anyone create one (``open``, or the server's very first account): an
+    identity provider's own open sign-up must not open this server's (PARLEY_SIGNUP)."""
     found = await users.find_by_external(conn, claims.issuer, claims.subject)
     if found is not None:
         return found
+    if signup_mode != "open" and await users.any_exist(conn):
+        raise Forbidden(EXTERNAL_SIGNUP_CLOSED, code="signup_closed")
     host = urlsplit(claims.issuer).hostname or "external"
     email = claims.email or f"{claims.subject.lower()[:64]}@{host}"
     try:

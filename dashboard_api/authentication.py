@@ -187,7 +187,8 @@ async def _publishable_key(
 async def _user_token(conn: Connection, services: DashboardServices, token: str) -> Principal:
     external = services.external
     if external is not None and unverified_issuer(token) == external.issuer:
-        user = await accounts.external_user(conn, await external.verify(token))
+        identity = await external.verify(token)
+        user = await accounts.external_user(conn, identity, services.signup)
         return Principal(
             tenant_id=user.tenant_id,
             kind="user",

@@ -51,7 +51,11 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture
 async def hs256_http(tmp_path: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(
-        tmp_path, database_url=database_url, external_jwt_issuer=ISSUER, external_jwt_secret=SECRET
+        tmp_path,
+        database_url=database_url,
+        external_jwt_issuer=ISSUER,
+        external_jwt_secret=SECRET,
+        signup="open",  # a hosted service whose identity provider signs people up
     )
     async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
         yield http
@@ -73,6 +77,23 @@ async def test_supabase_token_maps_to_one_user_with_its_own_tenant(
     bob = jwt.encode(supabase_claims(ISSUER, "bob"), SECRET, algorithm="HS256")
     other = (await hs256_http.get("/v1/me", headers=bearer(bob))).json()
     assert other["tenant_id"] != first.json()["tenant_id"]
+
+
+async def test_an_external_identity_provisions_nothing_unless_sign_up_is_open(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(
+        tmp_path, database_url=database_url, external_jwt_issuer=ISSUER, external_jwt_secret=SECRET
+    )  # PARLEY_SIGNUP's default: invite
+    async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        alice = jwt.encode(supabase_claims(ISSUER, "alice"), SECRET, algorithm="HS256")
+        assert (await http.get("/v1/me", headers=bearer(alice))).status_code == 200  # the first
+        bob = jwt.encode(supabase_claims(ISSUER, "bob"), SECRET, algorithm="HS256")
+        refused = await http.get("/v1/me", headers=bearer(bob))
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "signup_closed"
+        again = await http.get("/v1/me", headers=bearer(alice))  # alice keeps her account
+        assert again.status_code == 200
 
 
 @pytest.mark.parametrize(
