@@ -60,6 +60,13 @@ async def sign_up(
         raise InvalidInput("tenant_name must be 1 to 200 characters", field="tenant_name")
     password_hash = await services.passwords.hash(password)
     async with conn.transaction():
+        if signup_mode != "open":
+            # Two sign-ups at once on an empty server must not both pass as "the first account":
+            # sign-ups take turns, and the check is repeated under the lock.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('parley:signup'))")
+            await check_signup(
+                conn, signup_mode, services.signup_invites, email=email, invite=invite
+            )
         tenant = await tenants.create(conn, name=tenant_name, plan=plan)
         user = await users.create(
             conn,
@@ -171,6 +178,13 @@ async def external_user(
     tenant_name = claims.name or email.split("@", 1)[0]
     try:
         async with conn.transaction():
+            if signup_mode != "open":
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('parley:signup'))")
+                found = await users.find_by_external(conn, claims.issuer, claims.subject)
+                if found is not None:  # a concurrent first request provisioned it
+                    return found
+                if await users.any_exist(conn):
+                    raise Forbidden(EXTERNAL_SIGNUP_CLOSED, code="signup_closed")
             tenant = await tenants.create(conn, name=tenant_name[:200])
             return await users.create(
                 conn,

@@ -106,3 +106,16 @@ async def test_the_cli_prints_a_code_the_server_accepts(
     printed = capsys.readouterr().out.strip().splitlines()[-1]
     async with _server(tmp_path, database_url) as http:
         assert (await _signup(http, "cli@example.com", invite=printed)).status_code == 201
+
+
+async def test_two_sign_ups_at_once_on_an_empty_server_make_only_one_first_account(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path, database_url=database_url, signup="closed")
+    async with serve_app(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        bodies = [
+            {"email": f"owner{i}@shop.example", "password": "correct horse 123", "tenant_name": "S"}
+            for i in range(4)
+        ]
+        answers = await asyncio.gather(*(http.post("/v1/auth/signup", json=b) for b in bodies))
+    assert sorted(a.status_code for a in answers) == [201, 403, 403, 403]
