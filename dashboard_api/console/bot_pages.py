@@ -9,10 +9,9 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, SkipValidation
 from litestar.response import Template
 
-from billing.quota import QuotaService
 from dashboard_api import bots as bot_service
 from dashboard_api.bot_schema import BotCreate, BotOut, BotUpdate
 from dashboard_api.console.forms import Form
@@ -21,10 +20,11 @@ from dashboard_api.guards import require_scope
 from dashboard_api.origins import origin_allowed
 from dashboard_api.repositories import api_keys, bots
 from dashboard_api.services import DashboardServices
-from rag.chat import check_message, load_bot, open_conversation, run_turn
+from rag.chat import check_message
 from rag.services import RagServices
 from voice_server.db import Database
 from voice_server.errors import InvalidInput, ParleyError
+from voice_server.turns import TurnService
 
 MAX_BOTS_LISTED = 500
 
@@ -267,25 +267,24 @@ class BotPages(Controller):
         bot_id: FromPath[UUID],
         console_user: NamedDependency[ConsoleUser],
         rag: NamedDependency[RagServices],
-        quota: NamedDependency[QuotaService],
-        brain: NamedDependency[Any],
+        turns: NamedDependency[SkipValidation[TurnService]],
     ) -> Template:
-        """One text turn, stored like any conversation (channel text) so it shows up in
-        conversations and analytics, billed as a message like the widget's."""
+        """One text turn through the same entry point as the chat API (voice_server.turns):
+        stored like any conversation (channel text) so it shows up in conversations and
+        analytics, billed as a message like the widget's."""
         principal = console_user.principal
-        require_scope(principal, "chat")
         form = await Form.read(request)
-        bot = await load_bot(rag, principal, bot_id)
+        bot = await turns.bot(principal, bot_id, scope="chat")
         conversation_id = form.uuid("conversation_id")
         answer: dict[str, Any] | None = None
         error = None
         try:
             text = check_message(rag, form.text("question"))
-            await quota.check(principal.tenant_id, "message")
-            conversation_id = await open_conversation(
-                rag, principal, bot, conversation_id, message=text, visitor_id="console"
+            await turns.admit(principal.tenant_id)
+            conversation_id = await turns.conversation(
+                principal, bot, conversation_id, first_message=text, visitor_id="console"
             )
-            events = [e async for e in run_turn(rag, brain, principal, bot, conversation_id, text)]
+            events = [e async for e in turns.converse(principal, bot, conversation_id, text)]
             last = events[-1]
             if last["type"] == "error":
                 error = str(last["detail"])
